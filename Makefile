@@ -1,0 +1,67 @@
+# osohost — see README.md. `make run` and `make test` are the two set-up commands.
+GO        ?= go
+BUILD     := build
+BIN       := $(BUILD)/osohost
+GUESTDIR  := $(BUILD)/guests
+WASI_CC   ?= clang
+WASI_CFLAGS := --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Wextra -Werror -std=c11 -Wl,--strip-debug
+FUZZTIME  ?= 10s
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+
+GO_GUESTS := $(GUESTDIR)/queue.wasm $(GUESTDIR)/testguest.wasm
+C_GUESTS  := $(GUESTDIR)/status-c.wasm
+GUESTS    := $(GO_GUESTS) $(C_GUESTS)
+
+.PHONY: all build run test guests examples fmt-check vet fuzz bench clean
+all: build guests
+
+build: $(BIN)
+
+$(BIN): FORCE
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/osohost
+
+FORCE:
+
+guests examples: $(GUESTS)
+
+$(GUESTDIR)/queue.wasm: FORCE
+	@mkdir -p $(GUESTDIR)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./examples/queue
+
+$(GUESTDIR)/testguest.wasm: FORCE
+	@mkdir -p $(GUESTDIR)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./host/plugin/testdata/testguest
+
+$(GUESTDIR)/status-c.wasm: examples/status-c/*.c guest-sdk/c/*.c guest-sdk/c/*.h
+	@mkdir -p $(GUESTDIR)
+	@command -v $(WASI_CC) >/dev/null || { echo "clang for wasm32-wasi is missing: apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32"; exit 1; }
+	$(WASI_CC) $(WASI_CFLAGS) -Iguest-sdk/c -o $@ examples/status-c/*.c guest-sdk/c/oso.c
+
+# run: build the binary and the example plugin, then serve it with a
+# development PKI (generated once under .osohost/) on 127.0.0.1:4000.
+run: $(BIN) $(GUESTDIR)/queue.wasm
+	$(BIN) run --dev --listen 127.0.0.1:4000 $(GUESTDIR)/queue.wasm
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+test: fmt-check vet guests
+	OSOHOST_GUESTS=$(abspath $(GUESTDIR)) OSOHOST_REQUIRE_GUESTS=1 $(GO) test -race -timeout 15m ./...
+
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+bench: guests
+	OSOHOST_GUESTS=$(abspath $(GUESTDIR)) $(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench/ ./host/plugin/... ./host/schema/ | tee $(BUILD)/bench.txt
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,206 @@
+package abi
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// The compact encoding carries documents and statuses across the boundary
+// without JSON: every integer is a little-endian u32 and every string is a
+// u32 byte length followed by the bytes (UTF-8, no terminator).
+//
+//	DocumentList    = u32 n, n × Document
+//	Document        = str id, str content, str metadata
+//	ComponentStatus = u32 status_code, str status, u32 n, n × Error, str extra
+//	Error           = str code, str message
+//
+// extra is empty or the text of a JSON object whose members the host writes
+// after status_code, status and errors.
+//
+// Readers return views into the buffer they were given: no copies, no
+// allocation. A view is valid as long as the buffer is; in a guest that is
+// until the export call returns.
+
+// ErrMalformed reports compact-encoded bytes that are truncated, carry
+// trailing bytes, or declare more items than they can hold.
+var ErrMalformed = errors.New("abi: malformed compact encoding")
+
+// AppendU32 appends v in little-endian order.
+func AppendU32(b []byte, v uint32) []byte {
+	return binary.LittleEndian.AppendUint32(b, v)
+}
+
+// AppendString appends s as a length-prefixed string.
+func AppendString(b []byte, s string) []byte {
+	b = AppendU32(b, uint32(len(s)))
+	return append(b, s...)
+}
+
+// AppendBytes appends p as a length-prefixed string.
+func AppendBytes(b []byte, p []byte) []byte {
+	b = AppendU32(b, uint32(len(p)))
+	return append(b, p...)
+}
+
+// AppendDocumentListHeader appends the header of a DocumentList of n
+// documents; append exactly n documents after it with [AppendDocument].
+func AppendDocumentListHeader(b []byte, n int) []byte {
+	return AppendU32(b, uint32(n))
+}
+
+// AppendDocument appends one document of a DocumentList.
+func AppendDocument(b []byte, id, content, metadata string) []byte {
+	b = AppendString(b, id)
+	b = AppendString(b, content)
+	return AppendString(b, metadata)
+}
+
+// DocumentView is one document read from a compact DocumentList. Its slices
+// alias the buffer given to [NewDocumentReader].
+type DocumentView struct {
+	ID, Content, Metadata []byte
+}
+
+// DocumentReader walks a compact DocumentList. The zero value is an empty
+// list. It is not safe for concurrent use.
+type DocumentReader struct {
+	b    []byte
+	left uint32
+	err  error
+}
+
+// NewDocumentReader reads the header of a compact DocumentList. It fails
+// with [ErrMalformed] when the header is missing or declares more documents
+// than the bytes can hold.
+func NewDocumentReader(b []byte) (DocumentReader, error) {
+	if len(b) < 4 {
+		return DocumentReader{}, ErrMalformed
+	}
+	n := binary.LittleEndian.Uint32(b)
+	if uint64(n)*12 > uint64(len(b)-4) { // each document takes at least three lengths
+		return DocumentReader{}, ErrMalformed
+	}
+	if n == 0 && len(b) != 4 { // an empty list has no bytes after its header
+		return DocumentReader{}, ErrMalformed
+	}
+	return DocumentReader{b: b[4:], left: n}, nil
+}
+
+// Len returns how many documents are left to read.
+func (r *DocumentReader) Len() int { return int(r.left) }
+
+// Next returns the next document, or false at the end of the list or at the
+// first malformed document ([DocumentReader.Err] tells which).
+func (r *DocumentReader) Next() (DocumentView, bool) {
+	if r.left == 0 || r.err != nil {
+		return DocumentView{}, false
+	}
+	var d DocumentView
+	var ok bool
+	if d.ID, r.b, ok = cut(r.b); !ok {
+		return r.fail()
+	}
+	if d.Content, r.b, ok = cut(r.b); !ok {
+		return r.fail()
+	}
+	if d.Metadata, r.b, ok = cut(r.b); !ok {
+		return r.fail()
+	}
+	r.left--
+	if r.left == 0 && len(r.b) != 0 {
+		r.err = ErrMalformed
+	}
+	return d, true
+}
+
+// Err returns [ErrMalformed] if the list was malformed, else nil.
+func (r *DocumentReader) Err() error { return r.err }
+
+func (r *DocumentReader) fail() (DocumentView, bool) {
+	r.err = ErrMalformed
+	r.left = 0
+	return DocumentView{}, false
+}
+
+// StatusError is one V1_3 Error item of a ComponentStatus.
+type StatusError struct {
+	Code, Message string
+}
+
+// AppendStatus appends a compact ComponentStatus. extra is "" or a JSON
+// object text.
+func AppendStatus(b []byte, code int, status string, errs []StatusError, extra string) []byte {
+	b = AppendU32(b, uint32(int32(code)))
+	b = AppendString(b, status)
+	b = AppendU32(b, uint32(len(errs)))
+	for _, e := range errs {
+		b = AppendString(b, e.Code)
+		b = AppendString(b, e.Message)
+	}
+	return AppendString(b, extra)
+}
+
+// StatusView is a ComponentStatus read from the compact encoding; its byte
+// slices alias the decoded buffer.
+type StatusView struct {
+	Code   int32
+	Status []byte
+	Errors []ErrorView
+	Extra  []byte
+}
+
+// ErrorView is one Error item of a [StatusView].
+type ErrorView struct {
+	Code, Message []byte
+}
+
+// DecodeStatus reads a compact ComponentStatus. It fails with
+// [ErrMalformed] on truncated input, trailing bytes or more than
+// [MaxStatusErrors] errors.
+func DecodeStatus(b []byte) (StatusView, error) {
+	var s StatusView
+	if len(b) < 4 {
+		return s, ErrMalformed
+	}
+	s.Code = int32(binary.LittleEndian.Uint32(b))
+	b = b[4:]
+	var ok bool
+	if s.Status, b, ok = cut(b); !ok {
+		return s, ErrMalformed
+	}
+	if len(b) < 4 {
+		return s, ErrMalformed
+	}
+	n := binary.LittleEndian.Uint32(b)
+	b = b[4:]
+	if n > MaxStatusErrors || uint64(n)*8 > uint64(len(b)) {
+		return s, ErrMalformed
+	}
+	if n > 0 {
+		s.Errors = make([]ErrorView, n)
+	}
+	for i := range s.Errors {
+		if s.Errors[i].Code, b, ok = cut(b); !ok {
+			return s, ErrMalformed
+		}
+		if s.Errors[i].Message, b, ok = cut(b); !ok {
+			return s, ErrMalformed
+		}
+	}
+	if s.Extra, b, ok = cut(b); !ok || len(b) != 0 {
+		return s, ErrMalformed
+	}
+	return s, nil
+}
+
+// cut splits one length-prefixed string off b.
+func cut(b []byte) (s, rest []byte, ok bool) {
+	if len(b) < 4 {
+		return nil, b, false
+	}
+	n := binary.LittleEndian.Uint32(b)
+	if uint64(n) > uint64(len(b)-4) {
+		return nil, b, false
+	}
+	return b[4 : 4+n : 4+n], b[4+n:], true
+}

@@ -1,0 +1,108 @@
+package config
+
+import (
+	"io"
+	"log/slog"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Redacted returns the effective configuration as nested maps keyed like
+// the configuration file, safe to print: certificates appear as summaries
+// ([PEM.Summary]), secrets as [RedactedText], allowlists as their
+// fingerprints (which are public), durations as Go duration strings and the
+// log level by name. `osohost config` prints it; it is not meant to be
+// loaded back.
+func (c Config) Redacted() map[string]any {
+	return map[string]any{
+		"app": map[string]any{
+			"name":  c.App.Name,
+			"debug": c.App.Debug,
+			"root":  c.App.Root,
+		},
+		"certs": map[string]any{
+			"ca":      c.Certs.CA.Summary(),
+			"app_crt": c.Certs.AppCrt.Summary(),
+			"app_key": c.Certs.AppKey.String(),
+		},
+		"logging": map[string]any{"level": levelText(c.Logging.Level)},
+		"plugin": map[string]any{
+			"mode":        string(c.Plugin.Mode),
+			"application": c.Plugin.Application,
+			"addons":      redactAddons(c.Plugin.Addons),
+		},
+		"auth": map[string]any{"parsers": redactParsers(c.Auth.Parsers)},
+		"server": map[string]any{
+			"listen":              c.Server.Listen,
+			"internal_listen":     c.Server.InternalListen,
+			"request_timeout":     duration(c.Server.RequestTimeout),
+			"body_limit_bytes":    c.Server.BodyLimitBytes,
+			"read_header_timeout": duration(c.Server.ReadHeaderTimeout),
+			"read_timeout":        duration(c.Server.ReadTimeout),
+			"idle_timeout":        duration(c.Server.IdleTimeout),
+			"shutdown_timeout":    duration(c.Server.ShutdownTimeout),
+			"max_header_bytes":    c.Server.MaxHeaderBytes,
+		},
+		"pool": map[string]any{"size": c.Pool.Size},
+		"limits": map[string]any{
+			"memory_mib":   c.Limits.MemoryMiB,
+			"output_bytes": c.Limits.OutputBytes,
+			"call_timeout": duration(c.Limits.CallTimeout),
+		},
+		"mock": map[string]any{
+			"frontend_endpoint": c.Mock.FrontendEndpoint,
+			"backend_endpoint":  c.Mock.BackendEndpoint,
+			"max_retries":       c.Mock.MaxRetries,
+		},
+		"dev": c.Dev,
+	}
+}
+
+func duration(d time.Duration) string { return d.String() }
+
+func redactAddons(addons []Addon) []any {
+	out := make([]any, 0, len(addons))
+	for _, a := range addons {
+		m := map[string]any{"type": string(a.Type)}
+		if a.Type == AddonSigningServer {
+			s := a.SigningServer
+			m["grep11_endpoint"] = s.Endpoint
+			m["ca_cert"] = s.CACert.Summary()
+			m["client_cert"] = s.ClientCert.Summary()
+			m["client_key"] = s.ClientKey.String()
+			m["keystore_path"] = s.KeystorePath
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func redactParsers(parsers []Parser) []any {
+	out := make([]any, 0, len(parsers))
+	for _, p := range parsers {
+		m := map[string]any{"type": string(p.Type)}
+		if p.Allowlists != nil {
+			lists := make(map[string]any, len(p.Allowlists))
+			for name, a := range p.Allowlists {
+				lists[name] = a.Strings()
+			}
+			m["allowlist"] = lists
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// LogValue implements slog.LogValuer: a Config logs as [Config.Redacted].
+func (c Config) LogValue() slog.Value { return slog.AnyValue(c.Redacted()) }
+
+// WriteYAML writes [Config.Redacted] to w as YAML, keys sorted.
+func (c Config) WriteYAML(w io.Writer) error {
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(c.Redacted()); err != nil {
+		return err
+	}
+	return enc.Close()
+}

@@ -1,0 +1,214 @@
+// Package host wires the components of an osohost server together: it turns
+// a loaded config.Config into the options of each package and owns their
+// lifetimes. It holds no logic of its own; read it to see every component.
+//
+// The request path: frontdoor (TLS 1.3, client certificate requested) →
+// api (routes, X-SSL-* dropped, trace id, security headers) → auth/mtls
+// (chain against CERTS__CA, fingerprint in the allowlist) → schema
+// (bounded decode and validation) → plugin (pool, guest call under a
+// deadline) → schema (guest output validated) → JSON.
+package host
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/osohost/osohost/abi"
+	"github.com/osohost/osohost/host/api"
+	"github.com/osohost/osohost/host/auth"
+	"github.com/osohost/osohost/host/auth/mtls"
+	"github.com/osohost/osohost/host/config"
+	"github.com/osohost/osohost/host/frontdoor"
+	"github.com/osohost/osohost/host/plugin"
+	"github.com/osohost/osohost/host/schema"
+)
+
+// Options are what the host needs besides the configuration.
+type Options struct {
+	// Logger is the process logger; nil discards.
+	Logger *slog.Logger
+}
+
+// Server is one running component: a plugin pool behind the TLS listener.
+type Server struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	engine *plugin.Engine
+	pool   *plugin.Pool
+	front  *frontdoor.Server
+}
+
+// New loads and checks the plugin, pre-warms its pool, and binds the
+// listener. Nothing is served until [Server.Run]. On error everything
+// already started is released.
+func New(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s = &Server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.close(context.WithoutCancel(ctx))
+		}
+	}()
+
+	if cfg.Certs.AppCrt == "" || !cfg.Certs.AppKey.IsSet() || cfg.Certs.CA == "" {
+		return nil, errors.New("host: CERTS__CA, CERTS__APP_CRT and CERTS__APP_KEY are required to serve (or run with --dev)")
+	}
+	cert, err := cfg.Certs.ServerCertificate()
+	if err != nil {
+		return nil, fmt.Errorf("host: server certificate: %w", err)
+	}
+	cas, err := cfg.Certs.ClientCAs()
+	if err != nil {
+		return nil, fmt.Errorf("host: client CAs: %w", err)
+	}
+
+	var authn auth.Authenticator = denyAll{}
+	var verifyConn func(tls.ConnectionState) error
+	if p, ok := cfg.Auth.MTLS(); ok {
+		lists := make(map[string][][32]byte, len(p.Allowlists))
+		for name, l := range p.Allowlists {
+			lists[name] = l.Fingerprints()
+		}
+		a, err := mtls.New(mtls.Options{ClientCAs: cas, Allowlists: lists})
+		if err != nil {
+			return nil, fmt.Errorf("host: mtls: %w", err)
+		}
+		authn, verifyConn = a, a.VerifyConnection
+	} else {
+		log.Warn("no auth parser configured: every request is refused with 401, as the framework does", "logger", "osohost.auth")
+	}
+
+	wasm, err := readModule(cfg.Plugin.Application)
+	if err != nil {
+		return nil, err
+	}
+	plog := log.With("logger", "osohost.plugin")
+	cacheDir := filepath.Join(cfg.App.Root, "cache", "wazero")
+	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
+		plog.Warn("compilation cache disabled", "dir", cacheDir, "err", err)
+		cacheDir = ""
+	}
+	s.engine, err = plugin.NewEngine(ctx, plugin.EngineOptions{
+		CacheDir:         cacheDir,
+		MemoryLimitPages: uint32(cfg.Limits.MemoryMiB) * (1 << 20 / abi.PageSize),
+		Logger:           plog,
+	})
+	if err != nil {
+		return nil, err
+	}
+	mod, err := s.engine.Compile(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("host: %s: %w", cfg.Plugin.Application, err)
+	}
+	s.pool, err = plugin.NewPool(ctx, mod, plugin.PoolOptions{
+		Size:           cfg.Pool.Size,
+		CallTimeout:    cfg.Limits.CallTimeout,
+		MaxOutputBytes: int(cfg.Limits.OutputBytes),
+		MaxInputBytes:  int(cfg.Server.BodyLimitBytes) + 1<<20,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("host: %s: %w", cfg.Plugin.Application, err)
+	}
+	plog.Info("plugin loaded", "plugin", cfg.Plugin.Application, "plugin_sha256", mod.Info().SHA256,
+		"abi", mod.Info().ABI, "pool_size", s.pool.Size(), "stateless", s.pool.Stateless(), "deadline", plugin.DeadlineInterrupt.String())
+
+	lim := schema.DefaultLimits
+	lim.MaxBodyBytes = int(cfg.Server.BodyLimitBytes)
+	handler, err := api.New(api.Options{
+		Mode:           string(cfg.Plugin.Mode),
+		Pool:           func() api.Caller { return s.pool },
+		Auth:           authn,
+		RequestTimeout: cfg.Server.RequestTimeout,
+		BodyLimit:      cfg.Server.BodyLimitBytes,
+		Limits:         lim,
+		Logger:         log.With("logger", "osohost.api"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.front, err = frontdoor.Listen(frontdoor.Options{
+		Addr:              cfg.Server.Listen,
+		Certificate:       func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil },
+		VerifyConnection:  verifyConn,
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Server.ReadTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		Logger:            log.With("logger", "osohost.frontdoor"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Addr returns the TLS listener's bound address.
+func (s *Server) Addr() net.Addr { return s.front.Addr() }
+
+// Run serves until ctx ends, then stops gracefully: the listener closes,
+// requests in flight finish (up to the shutdown timeout), and the pool and
+// runtime are released.
+func (s *Server) Run(ctx context.Context) error {
+	s.log.Info("listening", "logger", "osohost", "addr", s.Addr().String(), "mode", string(s.cfg.Plugin.Mode))
+	errc := make(chan error, 1)
+	go func() { errc <- s.front.Serve() }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		s.log.Info("shutting down", "logger", "osohost")
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Server.ShutdownTimeout)
+		defer cancel()
+		err = s.front.Shutdown(sctx)
+		<-errc
+	}
+	s.close(context.WithoutCancel(ctx))
+	s.log.Info("stopped", "logger", "osohost")
+	return err
+}
+
+func (s *Server) close(ctx context.Context) {
+	if s.pool != nil {
+		_ = s.pool.Close(ctx)
+	}
+	if s.engine != nil {
+		_ = s.engine.Close(ctx)
+	}
+}
+
+// readModule reads a .wasm file with a size bound, and recognises the
+// Python import strings existing contracts hold in PLUGIN__APPLICATION.
+func readModule(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("host: plugin: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, plugin.DefaultMaxModuleBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("host: plugin %s: %w", path, err)
+	}
+	if len(b) > plugin.DefaultMaxModuleBytes {
+		return nil, fmt.Errorf("host: plugin %s is larger than %d bytes", path, plugin.DefaultMaxModuleBytes)
+	}
+	return b, nil
+}
+
+// denyAll refuses every request with 401: no auth parser is configured.
+type denyAll struct{}
+
+func (denyAll) Authenticate(*http.Request, string) (auth.Principal, error) {
+	return auth.Principal{}, auth.ErrNoCredentials
+}

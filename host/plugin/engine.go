@@ -1,0 +1,383 @@
+package plugin
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/osohost/osohost/abi"
+	"github.com/osohost/osohost/host/plugin/interrupt"
+)
+
+// DeadlineMode selects how a per-call deadline stops a running guest.
+type DeadlineMode int
+
+const (
+	// DeadlineInterrupt (the default) instruments the module so that every
+	// function entry and loop header tests an interrupt flag that a
+	// per-instance timer sets.
+	DeadlineInterrupt DeadlineMode = iota
+	// DeadlineContext uses wazero's close-on-context-done mode: a goroutine
+	// per call and a check through the Go runtime at every loop header.
+	DeadlineContext
+	// DeadlineNone enforces no deadline inside the guest. It exists only to
+	// measure the cost of the other modes; a guest that never returns then
+	// holds its instance forever. Never use it to serve requests.
+	DeadlineNone
+)
+
+// String returns the mode's configuration name.
+func (m DeadlineMode) String() string {
+	switch m {
+	case DeadlineInterrupt:
+		return "interrupt"
+	case DeadlineContext:
+		return "context"
+	case DeadlineNone:
+		return "none"
+	}
+	return fmt.Sprintf("DeadlineMode(%d)", int(m))
+}
+
+// EngineOptions configure an [Engine]. The zero value is usable.
+type EngineOptions struct {
+	// CacheDir holds wazero's compilation cache; "" disables the cache.
+	CacheDir string
+	// MemoryLimitPages caps every instance's linear memory, in 64 KiB pages;
+	// 0 means DefaultMemoryLimitPages.
+	MemoryLimitPages uint32
+	// MaxModuleBytes bounds the size of a module; 0 means DefaultMaxModuleBytes.
+	MaxModuleBytes int
+	// Deadline selects the deadline mechanism.
+	Deadline DeadlineMode
+	// Logger receives guest output and runtime events; nil discards them.
+	Logger *slog.Logger
+}
+
+// Defaults for [EngineOptions].
+const (
+	DefaultMemoryLimitPages = 2048     // 128 MiB
+	DefaultMaxModuleBytes   = 64 << 20 // 64 MiB
+)
+
+// Engine owns one wazero runtime, with its host modules and compilation
+// cache. It is safe for concurrent use. Close it after every [Pool] made
+// from its modules is closed.
+type Engine struct {
+	rt   wazero.Runtime
+	opts EngineOptions
+	log  *slog.Logger
+}
+
+// NewEngine creates a runtime with the "oso" host module and a WASI module
+// that grants no files, environment, arguments or sockets.
+func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
+	if opts.MemoryLimitPages == 0 {
+		opts.MemoryLimitPages = DefaultMemoryLimitPages
+	}
+	if opts.MemoryLimitPages > 65536 {
+		return nil, fmt.Errorf("plugin: memory limit %d pages exceeds 4 GiB", opts.MemoryLimitPages)
+	}
+	if opts.MaxModuleBytes <= 0 {
+		opts.MaxModuleBytes = DefaultMaxModuleBytes
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg := wazero.NewRuntimeConfigCompiler().
+		WithMemoryLimitPages(opts.MemoryLimitPages).
+		WithMemoryCapacityFromMax(true).
+		WithCloseOnContextDone(opts.Deadline == DeadlineContext)
+	if opts.CacheDir != "" {
+		cache, err := wazero.NewCompilationCacheWithDir(opts.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("plugin: compilation cache: %w", err)
+		}
+		cfg = cfg.WithCompilationCache(cache)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("plugin: wasi: %w", err)
+	}
+	if err := instantiateHostModule(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("plugin: host module: %w", err)
+	}
+	return &Engine{rt: rt, opts: opts, log: log}, nil
+}
+
+// Close releases the runtime and every module compiled by it.
+func (e *Engine) Close(ctx context.Context) error {
+	return e.rt.Close(ctx)
+}
+
+// Module is a checked, compiled guest module. It is immutable and safe for
+// concurrent use; instances are made from it by [NewPool].
+type Module struct {
+	engine   *Engine
+	compiled wazero.CompiledModule
+	info     Info
+	loadedAt time.Time
+}
+
+// Info returns what [Inspect] found in the module.
+func (m *Module) Info() Info { return m.info }
+
+// LoadedAt returns when the module was compiled.
+func (m *Module) LoadedAt() time.Time { return m.loadedAt }
+
+// ModuleError reports a module that cannot be served. Problems lists every
+// reason, each one line.
+type ModuleError struct {
+	Problems []string
+}
+
+func (e *ModuleError) Error() string {
+	return "plugin: module rejected: " + strings.Join(e.Problems, "; ")
+}
+
+// Compile checks the module against the native ABI, instruments it for the
+// engine's deadline mode and compiles it. It fails with a [*ModuleError]
+// listing every problem when the module is not a native-ABI v1 reactor, and
+// with a wrapped wazero error when the binary is invalid.
+func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
+	if len(wasm) > e.opts.MaxModuleBytes {
+		return nil, &ModuleError{Problems: []string{fmt.Sprintf("module is %d bytes, the limit is %d", len(wasm), e.opts.MaxModuleBytes)}}
+	}
+	info, err := Inspect(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	if p := info.Problems(); len(p) > 0 {
+		return nil, &ModuleError{Problems: p}
+	}
+	bin := wasm
+	if e.opts.Deadline == DeadlineInterrupt {
+		if bin, err = interrupt.Instrument(wasm); err != nil {
+			return nil, fmt.Errorf("plugin: instrument: %w", err)
+		}
+	}
+	cm, err := e.rt.CompileModule(ctx, bin)
+	if err != nil {
+		return nil, fmt.Errorf("plugin: compile: %w", err)
+	}
+	return &Module{engine: e, compiled: cm, info: info, loadedAt: time.Now()}, nil
+}
+
+// Info describes a module: what [Inspect] reads from its import and export
+// sections, without running it.
+type Info struct {
+	SHA256  string   // hex digest of the module bytes
+	Size    int      // bytes
+	ABI     string   // "oso-v1", "extism" or "unknown"
+	Exports []Export // functions, memories and globals, sorted by name
+	Imports []Import // functions, sorted by module and name
+	// Reactor is true when the module exports "_initialize" (or neither
+	// "_initialize" nor "_start").
+	Reactor bool
+}
+
+// Export is one export of a module.
+type Export struct {
+	Name string
+	Kind string // "func", "memory", "global"
+	Sig  string // for functions: "(i32,i32)->i32"
+}
+
+// Import is one imported function.
+type Import struct {
+	Module, Name string
+	Sig          string
+	// Known is false when the host provides no function of that name and
+	// signature; instantiation would fail.
+	Known bool
+}
+
+// expected signatures of the native ABI.
+var (
+	exportSigs = map[string]string{
+		abi.ExportMarker:     "()->i32",
+		abi.ExportAlloc:      "(i32)->i32",
+		abi.ExportToOSO:      "(i32,i32)->i32",
+		abi.ExportToISV:      "(i32,i32)->i32",
+		abi.ExportStatus:     "(i32,i32)->i32",
+		abi.ExportInit:       "()->i32",
+		abi.ExportHandleHTTP: "(i32,i32)->i32",
+		abi.ExportStateless:  "()->i32",
+		abi.ExportInitialize: "()->",
+	}
+	importSigs = map[string]string{
+		abi.ImportOutput: "(i32,i32,i32)->i32",
+		abi.ImportError:  "(i32,i32,i32)->i32",
+		abi.ImportLog:    "(i32,i32,i32)->i32",
+	}
+)
+
+// Inspect reads a module's imports and exports and classifies its ABI. It
+// fails only when the bytes are not a valid WebAssembly module; a module
+// that cannot be served is described by [Info.Problems].
+func Inspect(ctx context.Context, wasm []byte) (Info, error) {
+	sum := sha256.Sum256(wasm)
+	info := Info{SHA256: hex.EncodeToString(sum[:]), Size: len(wasm), ABI: "unknown"}
+	// A throwaway interpreter runtime decodes and validates quickly.
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer rt.Close(ctx)
+	cm, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return info, fmt.Errorf("plugin: not a valid WebAssembly module: %w", err)
+	}
+	defer cm.Close(ctx)
+	wasiKnown := wasiFunctions()
+	for _, f := range cm.ImportedFunctions() {
+		mod, name, _ := f.Import()
+		imp := Import{Module: mod, Name: name, Sig: sig(f)}
+		switch mod {
+		case abi.ImportModule:
+			imp.Known = importSigs[name] == imp.Sig
+		case abi.WASIModule:
+			_, imp.Known = wasiKnown[name]
+		}
+		info.Imports = append(info.Imports, imp)
+	}
+	slices.SortFunc(info.Imports, func(a, b Import) int {
+		return strings.Compare(a.Module+"\x00"+a.Name, b.Module+"\x00"+b.Name)
+	})
+	for name, f := range cm.ExportedFunctions() {
+		info.Exports = append(info.Exports, Export{Name: name, Kind: "func", Sig: sig(f)})
+	}
+	for name := range cm.ExportedMemories() {
+		info.Exports = append(info.Exports, Export{Name: name, Kind: "memory"})
+	}
+	slices.SortFunc(info.Exports, func(a, b Export) int { return strings.Compare(a.Name, b.Name) })
+	fns := cm.ExportedFunctions()
+	_, hasInit := fns[abi.ExportInitialize]
+	_, hasStart := fns["_start"]
+	info.Reactor = hasInit || !hasStart
+	switch {
+	case fns[abi.ExportMarker] != nil:
+		info.ABI = "oso-v1"
+	case isExtism(info.Imports):
+		info.ABI = "extism"
+	}
+	return info, nil
+}
+
+// Problems lists why the module cannot be served by the native-ABI runtime;
+// empty means it can.
+func (i Info) Problems() []string {
+	var p []string
+	switch i.ABI {
+	case "oso-v1":
+	case "extism":
+		return []string{"module uses the Extism ABI, which this host does not serve yet; build it against the native OSO ABI (docs/abi.md)"}
+	default:
+		if other := i.otherMarker(); other != "" {
+			return []string{fmt.Sprintf("module declares %s; this host implements %s", other, abi.ExportMarker)}
+		}
+		p = append(p, fmt.Sprintf("missing export %q: not a native OSO ABI v%d module (docs/abi.md)", abi.ExportMarker, abi.Version))
+	}
+	have := map[string]Export{}
+	for _, e := range i.Exports {
+		have[e.Name] = e
+	}
+	for _, name := range abi.RequiredExports {
+		e, ok := have[name]
+		switch {
+		case !ok:
+			p = append(p, fmt.Sprintf("missing export %q", name))
+		case name == abi.ExportMemory:
+			if e.Kind != "memory" {
+				p = append(p, fmt.Sprintf("export %q is not a memory", name))
+			}
+		case e.Sig != exportSigs[name]:
+			p = append(p, fmt.Sprintf("export %q has signature %s, want %s", name, e.Sig, exportSigs[name]))
+		}
+	}
+	for _, name := range []string{abi.ExportInit, abi.ExportHandleHTTP, abi.ExportStateless, abi.ExportInitialize} {
+		if e, ok := have[name]; ok && e.Kind == "func" && e.Sig != exportSigs[name] {
+			p = append(p, fmt.Sprintf("export %q has signature %s, want %s", name, e.Sig, exportSigs[name]))
+		}
+	}
+	if !i.Reactor {
+		p = append(p, `module is a command (exports "_start" without "_initialize"); build it as a reactor (Go: -buildmode=c-shared; C: -mexec-model=reactor)`)
+	}
+	if _, ok := have[interrupt.GlobalExport]; ok {
+		p = append(p, fmt.Sprintf("export %q is reserved for the host", interrupt.GlobalExport))
+	}
+	for _, imp := range i.Imports {
+		switch {
+		case imp.Module != abi.ImportModule && imp.Module != abi.WASIModule:
+			p = append(p, fmt.Sprintf("import %s.%s: module %q is not provided (only %q and %q are)", imp.Module, imp.Name, imp.Module, abi.ImportModule, abi.WASIModule))
+		case !imp.Known:
+			p = append(p, fmt.Sprintf("import %s.%s%s is not provided by this host", imp.Module, imp.Name, imp.Sig))
+		}
+	}
+	return p
+}
+
+func (i Info) otherMarker() string {
+	for _, e := range i.Exports {
+		if strings.HasPrefix(e.Name, "oso_abi_v") && e.Name != abi.ExportMarker {
+			return e.Name
+		}
+	}
+	return ""
+}
+
+func isExtism(imps []Import) bool {
+	for _, imp := range imps {
+		if strings.HasPrefix(imp.Module, "extism:") || imp.Module == "extism" || imp.Module == "env" && strings.HasPrefix(imp.Name, "extism_") {
+			return true
+		}
+	}
+	return false
+}
+
+func sig(f api.FunctionDefinition) string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i, t := range f.ParamTypes() {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(api.ValueTypeName(t))
+	}
+	b.WriteString(")->")
+	for i, t := range f.ResultTypes() {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(api.ValueTypeName(t))
+	}
+	return b.String()
+}
+
+// wasiFunctions lists the WASI functions wazero implements. The capability
+// they expose is decided by the module configuration (see newInstance): no
+// preopened directories, no environment, no arguments, no sockets.
+var wasiFunctions = sync.OnceValue(func() map[string]struct{} {
+	ctx := context.Background() // detached: a short-lived private runtime
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer rt.Close(ctx)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		return nil
+	}
+	mod := rt.Module(wasi_snapshot_preview1.ModuleName)
+	out := map[string]struct{}{}
+	for name := range mod.ExportedFunctionDefinitions() {
+		out[name] = struct{}{}
+	}
+	return out
+})

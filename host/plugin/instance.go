@@ -1,0 +1,376 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/osohost/osohost/abi"
+	"github.com/osohost/osohost/host/plugin/interrupt"
+)
+
+// instance is one guest instance. It runs one call at a time and is owned by
+// whoever took it from the pool; only interrupt runs on another goroutine.
+type instance struct {
+	pool *Pool
+	mod  api.Module
+	mem  api.Memory
+	ctx  context.Context // detached: carries instanceKey for host functions, never cancelled
+
+	alloc, toOSO, toISV, status api.Function
+	stack                       []uint64
+
+	flag  api.MutableGlobal // interrupt flag (DeadlineInterrupt only)
+	timer *time.Timer
+
+	mu          sync.Mutex // guards the fields below and flag.Set
+	running     bool
+	deadline    time.Time
+	seq         uint64
+	interrupted bool
+
+	calls    int
+	poisoned bool // must not be reused
+
+	state    callState
+	logLimit rateLimiter
+}
+
+// callState is what host functions record during one export call.
+type callState struct {
+	active  bool
+	kind    abi.OutputKind
+	out     []byte // reused between calls
+	outSet  bool
+	refused string // why an output was refused; sticky for the call
+	errSet  bool
+	errCode int
+	errMsg  string
+}
+
+func newInstance(ctx context.Context, p *Pool) (*instance, error) {
+	m := p.mod
+	inst := &instance{pool: p, stack: make([]uint64, 4)}
+	inst.logLimit = rateLimiter{rate: 50, burst: 200}
+	inst.ctx = context.WithValue(context.Background(), instanceKey{}, inst)
+	out := &guestWriter{inst: inst, level: slog.LevelInfo, stream: "stdout"}
+	errw := &guestWriter{inst: inst, level: slog.LevelWarn, stream: "stderr"}
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions(). // "_initialize" runs below, under a deadline
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep().
+		WithRandSource(rand.Reader).
+		WithStdout(out).
+		WithStderr(errw)
+	mod, err := m.engine.rt.InstantiateModule(ctx, m.compiled, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("plugin: instantiate: %w", err)
+	}
+	inst.mod = mod
+	inst.mem = mod.Memory()
+	inst.alloc = mod.ExportedFunction(abi.ExportAlloc)
+	inst.toOSO = mod.ExportedFunction(abi.ExportToOSO)
+	inst.toISV = mod.ExportedFunction(abi.ExportToISV)
+	inst.status = mod.ExportedFunction(abi.ExportStatus)
+	if inst.mem == nil || inst.alloc == nil || inst.toOSO == nil || inst.toISV == nil || inst.status == nil {
+		inst.close(ctx)
+		return nil, &ModuleError{Problems: []string{"required export missing at instantiation"}}
+	}
+	if m.engine.opts.Deadline == DeadlineInterrupt {
+		g, ok := mod.ExportedGlobal(interrupt.GlobalExport).(api.MutableGlobal)
+		if !ok {
+			inst.close(ctx)
+			return nil, errors.New("plugin: instrumented module lacks its interrupt flag")
+		}
+		inst.flag = g
+	}
+	inst.timer = time.AfterFunc(time.Hour, inst.interruptOnDeadline)
+	inst.timer.Stop()
+
+	if fn := mod.ExportedFunction(abi.ExportInitialize); fn != nil {
+		if _, err := inst.invoke(ctx, fn, 0, p.opts.CallTimeout); err != nil {
+			inst.close(ctx)
+			return nil, fmt.Errorf("plugin: %s: %w", abi.ExportInitialize, err)
+		}
+	}
+	if fn := mod.ExportedFunction(abi.ExportMarker); fn != nil {
+		if _, err := inst.invoke(ctx, fn, 0, p.opts.CallTimeout); err != nil {
+			inst.close(ctx)
+			return nil, fmt.Errorf("plugin: %s: %w", abi.ExportMarker, err)
+		}
+		if minor := api.DecodeI32(inst.stack[0]); minor < 0 || minor > abi.Minor {
+			inst.close(ctx)
+			return nil, &ModuleError{Problems: []string{fmt.Sprintf("module was built for ABI v%d.%d; this host implements v%d.%d", abi.Version, minor, abi.Version, abi.Minor)}}
+		}
+	}
+	if fn := mod.ExportedFunction(abi.ExportInit); fn != nil {
+		if _, err := inst.invoke(ctx, fn, 0, p.opts.CallTimeout); err != nil {
+			inst.close(ctx)
+			return nil, fmt.Errorf("plugin: %s: %w", abi.ExportInit, err)
+		}
+		if r := api.DecodeI32(inst.stack[0]); r != abi.ResultOK {
+			inst.close(ctx)
+			return nil, fmt.Errorf("plugin: %s returned %d", abi.ExportInit, r)
+		}
+	}
+	return inst, nil
+}
+
+// stateless asks the guest's optional stateless marker.
+func (inst *instance) stateless(ctx context.Context) bool {
+	fn := inst.mod.ExportedFunction(abi.ExportStateless)
+	if fn == nil {
+		return false
+	}
+	if _, err := inst.invoke(ctx, fn, 0, inst.pool.opts.CallTimeout); err != nil {
+		inst.poisoned = true
+		return false
+	}
+	return api.DecodeI32(inst.stack[0]) != 0
+}
+
+func (inst *instance) close(ctx context.Context) {
+	if inst.timer != nil {
+		inst.timer.Stop()
+	}
+	if inst.mod != nil {
+		_ = inst.mod.Close(ctx)
+	}
+}
+
+// interruptOnDeadline runs on the timer's goroutine. It sets the interrupt
+// flag only if a call is running and its deadline has passed, so a timer
+// that fires late never stops the next call.
+func (inst *instance) interruptOnDeadline() {
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	if inst.running && !time.Now().Before(inst.deadline) {
+		inst.stopLocked()
+	}
+}
+
+// interruptSeq stops call number seq if it is still running (the caller's
+// context was cancelled).
+func (inst *instance) interruptSeq(seq uint64) {
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	if inst.running && inst.seq == seq {
+		inst.stopLocked()
+	}
+}
+
+func (inst *instance) stopLocked() {
+	inst.interrupted = true
+	if inst.flag != nil {
+		// The compiled guest reads the flag from the instance's global
+		// storage at every function entry and loop header; the mutex
+		// orders this store with the host's other accesses.
+		inst.flag.Set(1)
+	}
+}
+
+// invoke runs fn with nParams parameters already in inst.stack, under a
+// deadline of timeout (or the context's, if earlier). It returns the context
+// error cause when the call was stopped.
+func (inst *instance) invoke(ctx context.Context, fn api.Function, nParams int, timeout time.Duration) (context.Context, error) {
+	_ = nParams
+	d := timeout
+	if dl, ok := ctx.Deadline(); ok {
+		if r := time.Until(dl); r < d {
+			d = r
+		}
+	}
+	if d <= 0 {
+		return nil, ErrCallTimeout
+	}
+	callCtx := inst.ctx
+	mode := inst.pool.mod.engine.opts.Deadline
+	inst.mu.Lock()
+	inst.seq++
+	seq := inst.seq
+	inst.running = true
+	inst.deadline = time.Now().Add(d)
+	inst.mu.Unlock()
+
+	var stopCancel func() bool
+	switch mode {
+	case DeadlineInterrupt:
+		inst.timer.Reset(d)
+		if ctx.Done() != nil {
+			stopCancel = context.AfterFunc(ctx, func() { inst.interruptSeq(seq) })
+		}
+	case DeadlineContext:
+		c, cancel := context.WithTimeoutCause(ctx, d, ErrCallTimeout)
+		defer cancel()
+		callCtx = context.WithValue(c, instanceKey{}, inst)
+	}
+
+	err := fn.CallWithStack(callCtx, inst.stack)
+
+	if stopCancel != nil {
+		stopCancel()
+	}
+	inst.timer.Stop()
+	inst.mu.Lock()
+	inst.running = false
+	interrupted := inst.interrupted
+	inst.mu.Unlock()
+	if interrupted {
+		inst.poisoned = true // the flag is set: every later call would trap
+	}
+	if err == nil {
+		return nil, nil
+	}
+	inst.poisoned = true
+	switch {
+	case interrupted && ctx.Err() != nil && !deadlineBefore(ctx, inst.deadline):
+		return nil, fmt.Errorf("plugin: call stopped: %w", context.Cause(ctx))
+	case interrupted:
+		return nil, ErrCallTimeout
+	case mode == DeadlineContext && callCtx.Err() != nil:
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("plugin: call stopped: %w", context.Cause(ctx))
+		}
+		return nil, ErrCallTimeout
+	}
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		return nil, &TrapError{Err: fmt.Errorf("guest exited with code %d", exit.ExitCode())}
+	}
+	return nil, &TrapError{Err: err}
+}
+
+// deadlineBefore reports whether ctx's deadline is before t.
+func deadlineBefore(ctx context.Context, t time.Time) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !dl.After(t)
+}
+
+// call runs one export with input in and returns the guest's output.
+func (inst *instance) call(ctx context.Context, fn api.Function, in []byte) (Result, error) {
+	p := inst.pool
+	if len(in) > p.opts.MaxInputBytes {
+		return Result{}, &LimitError{What: "input", Limit: p.opts.MaxInputBytes}
+	}
+	s := &inst.state
+	s.active, s.outSet, s.errSet = true, false, false
+	s.refused = ""
+	s.errMsg = ""
+	defer func() { s.active = false }()
+	inst.calls++
+
+	ptr := uint32(0)
+	if len(in) > 0 {
+		inst.stack[0] = api.EncodeI32(int32(len(in)))
+		if _, err := inst.invoke(ctx, inst.alloc, 1, p.opts.CallTimeout); err != nil {
+			return Result{}, err
+		}
+		ptr = api.DecodeU32(inst.stack[0])
+		if ptr == 0 || !inst.mem.Write(ptr, in) {
+			inst.poisoned = true
+			return Result{}, &TrapError{Err: fmt.Errorf("%s(%d) returned an unusable buffer", abi.ExportAlloc, len(in))}
+		}
+	}
+	inst.stack[0] = api.EncodeU32(ptr)
+	inst.stack[1] = api.EncodeU32(uint32(len(in)))
+	if _, err := inst.invoke(ctx, fn, 2, p.opts.CallTimeout); err != nil {
+		return Result{}, err
+	}
+	if s.refused != "" {
+		return Result{}, &OutputError{Reason: s.refused}
+	}
+	if r := api.DecodeI32(inst.stack[0]); r != abi.ResultOK {
+		if s.errSet {
+			return Result{}, &GuestError{Code: s.errCode, Message: s.errMsg}
+		}
+		return Result{}, &GuestError{Code: 500}
+	}
+	if !s.outSet {
+		return Result{}, nil
+	}
+	res := Result{Kind: s.kind, Data: bytes.Clone(s.out)}
+	if cap(s.out) > 1<<20 {
+		s.out = nil // do not pin a large buffer between calls
+	}
+	return res, nil
+}
+
+// guestWriter turns a guest's stdout or stderr into bounded, rate-limited
+// log lines.
+type guestWriter struct {
+	inst   *instance
+	level  slog.Level
+	stream string
+	line   []byte
+}
+
+func (w *guestWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			room := abi.MaxLogLineBytes - len(w.line)
+			if len(b) > room {
+				w.line = append(w.line, b[:room]...)
+				w.flush()
+				b = b[room:]
+				continue
+			}
+			w.line = append(w.line, b...)
+			break
+		}
+		chunk := b[:i]
+		if room := abi.MaxLogLineBytes - len(w.line); len(chunk) > room {
+			chunk = chunk[:room]
+		}
+		w.line = append(w.line, chunk...)
+		w.flush()
+		b = b[i+1:]
+	}
+	return n, nil
+}
+
+func (w *guestWriter) flush() {
+	p := w.inst.pool
+	if len(w.line) > 0 {
+		if w.inst.logLimit.allow() {
+			p.log.Log(context.Background(), w.level, cleanText(w.line), "source", w.stream)
+		} else {
+			p.droppedLogs.Add(1)
+		}
+	}
+	w.line = w.line[:0]
+}
+
+// rateLimiter is a token bucket; it is used by one instance at a time.
+type rateLimiter struct {
+	rate, burst float64
+	tokens      float64
+	last        time.Time
+}
+
+func (r *rateLimiter) allow() bool {
+	now := time.Now()
+	if r.last.IsZero() {
+		r.tokens = r.burst
+	} else {
+		r.tokens = min(r.burst, r.tokens+now.Sub(r.last).Seconds()*r.rate)
+	}
+	r.last = now
+	if r.tokens < 1 {
+		return false
+	}
+	r.tokens--
+	return true
+}

@@ -1,0 +1,9 @@
+;; A complete plugin built as a WASI command (exports _start).
+(module
+  (memory (export "memory") 1)
+  (func (export "_start"))
+  (func (export "oso_abi_v1") (result i32) i32.const 0)
+  (func (export "oso_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "to_oso") (param i32 i32) (result i32) i32.const 0)
+  (func (export "to_isv") (param i32 i32) (result i32) i32.const 0)
+  (func (export "status") (param i32 i32) (result i32) i32.const 0))
