@@ -52,13 +52,13 @@ func envName(key string) string {
 	return strings.ToUpper(strings.ReplaceAll(key, ".", "__"))
 }
 
-// missingName names a missing setting like its neighbour: as a variable
-// when like came from the environment, else by its key.
+// missingName names a missing setting like its neighbour: by its key when
+// like came from the file or flags, else as a variable.
 func missingName(key string, like setting) string {
-	if like.Env {
-		return envName(key)
+	if like.Name != "" && !like.Env {
+		return key
 	}
-	return key
+	return envName(key)
 }
 
 func (d *decoder) config() *Config {
@@ -72,7 +72,7 @@ func (d *decoder) config() *Config {
 	c.App.Name = decodeAs(d, "app.name", c.App.Name, asName)
 	c.App.Debug = decodeAs(d, "app.debug", false, asBool)
 	c.App.Root = decodeAs(d, "app.root", c.App.Root, asPath)
-	c.Certs = d.certs()
+	c.Certs = d.certs(c.Dev)
 	c.Logging.Level = decodeAs(d, "logging.level", c.Logging.Level, asLevel)
 	c.Plugin = d.plugin(c.Plugin.Mode)
 	c.Auth = d.auth()
@@ -132,12 +132,17 @@ func (d *decoder) optionalText(key string) (string, setting, bool) {
 // partCA, partCert, partKey) from the settings sts, where set says which
 // are present, and parses them together. Each text goes through decode
 // unless it is "", which means unset. name names a part that is unset,
-// for problems such as a certificate without its key.
-func (d *decoder) tlsTriple(sts [3]setting, set [3]bool, name func(part int) string, decode func(string) (string, error)) ([3]string, *tlsParsed) {
+// for problems such as a certificate without its key. When required is not
+// nil, every part is required and required[part] says what it holds.
+func (d *decoder) tlsTriple(sts [3]setting, set [3]bool, name func(part int) string, decode func(string) (string, error), required *[3]string) ([3]string, *tlsParsed) {
 	var texts [3]string
 	var invalid [3]bool
 	for i, st := range sts {
-		if !set[i] {
+		if !set[i] || st.Raw == "" {
+			if required != nil {
+				d.p.fail(name(i), "required: "+required[i])
+				invalid[i] = true
+			}
 			continue
 		}
 		text, err := asString(st.Raw)
@@ -153,7 +158,7 @@ func (d *decoder) tlsTriple(sts [3]setting, set [3]bool, name func(part int) str
 	}
 	parsed := parseTLS(PEM(texts[partCA]), PEM(texts[partCert]), NewSecret(texts[partKey]), func(part int, msg string) {
 		switch {
-		case invalid[part]: // reported above
+		case invalid[part]: // reported above, or required and unset
 		case texts[part] != "":
 			d.p.fail(sts[part].Name, msg)
 		default:
@@ -163,7 +168,9 @@ func (d *decoder) tlsTriple(sts [3]setting, set [3]bool, name func(part int) str
 	return texts, parsed
 }
 
-func (d *decoder) certs() Certs {
+// certs reads CERTS__*, which are required unless dev is set (the caller
+// then supplies development certificates when none are set).
+func (d *decoder) certs(dev bool) Certs {
 	keys := [...]string{partCA: "certs.ca", partCert: "certs.app_crt", partKey: "certs.app_key"}
 	var sts [3]setting
 	var set [3]bool
@@ -173,12 +180,20 @@ func (d *decoder) certs() Certs {
 			someSet = sts[i]
 		}
 	}
+	var required *[3]string
+	if !dev {
+		required = &[3]string{
+			partCA:   "the PEM text of the CA certificates that client certificates must chain to",
+			partCert: "the PEM text of the server's certificate chain",
+			partKey:  "the PEM text of the server's private key",
+		}
+	}
 	texts, parsed := d.tlsTriple(sts, set, func(part int) string {
 		if set[part] {
 			return sts[part].Name
 		}
 		return missingName(keys[part], someSet)
-	}, nil)
+	}, nil, required)
 	return Certs{
 		CA:     PEM(texts[partCA]),
 		AppCrt: PEM(texts[partCert]),
@@ -441,7 +456,7 @@ func (d *decoder) signingServer(e entryFields) SigningServer {
 	for i, f := range fields {
 		sts[i], set[i] = e.fields[f]
 	}
-	texts, parsed := d.tlsTriple(sts, set, func(part int) string { return e.name(fields[part]) }, decodePEMBase64)
+	texts, parsed := d.tlsTriple(sts, set, func(part int) string { return e.name(fields[part]) }, decodePEMBase64, nil)
 	s.CACert, s.ClientCert, s.ClientKey = PEM(texts[partCA]), PEM(texts[partCert]), NewSecret(texts[partKey])
 	s.parsed = parsed
 

@@ -60,8 +60,8 @@ func DecodeDocumentList(b []byte, lim Limits) (DocumentList, error) {
 type listDecoder struct {
 	s        scanner
 	lim      Limits
-	out      []byte // decoded strings; see seal for why docs may point into it
-	docs     []Document
+	out      []byte     // decoded strings
+	docs     []docSpans // pointer-free while decoding: no write barriers, no scanning
 	docsErr  error // first schema error in the current "documents" value
 	count    int64
 	countSet bool
@@ -131,7 +131,15 @@ func (d *listDecoder) decode() (DocumentList, error) {
 	}
 	l := DocumentList{Count: d.count}
 	if len(d.docs) > 0 {
-		l.Documents = d.docs
+		all := seal(d.out)
+		l.Documents = make([]Document, len(d.docs))
+		for i, x := range d.docs {
+			l.Documents[i] = Document{
+				ID:       all[x.id.a:x.id.b],
+				Content:  all[x.content.a:x.content.b],
+				Metadata: all[x.metadata.a:x.metadata.b],
+			}
+		}
 	}
 	return l, nil
 }
@@ -201,7 +209,7 @@ func (d *listDecoder) document() error {
 	if err := s.enter(); err != nil {
 		return err
 	}
-	var x Document
+	var x docSpans
 	var id, content, meta int
 	if !s.empty('}') {
 		for {
@@ -215,13 +223,13 @@ func (d *listDecoder) document() error {
 			switch string(key) {
 			case "id":
 				s.at.sub = "id"
-				x.ID, id, err = d.stringValue(d.lim.MaxIDBytes)
+				x.id, id, err = d.stringValue(d.lim.MaxIDBytes)
 			case "content":
 				s.at.sub = "content"
-				x.Content, content, err = d.stringValue(d.lim.MaxContentBytes)
+				x.content, content, err = d.stringValue(d.lim.MaxContentBytes)
 			case "metadata":
 				s.at.sub = "metadata"
-				x.Metadata, meta, err = d.metadataValue()
+				x.metadata, meta, err = d.metadataValue()
 			default:
 				err = s.skip()
 			}
@@ -263,23 +271,28 @@ func (d *listDecoder) fail(sub, reason string) {
 	}
 }
 
-func (d *listDecoder) stringValue(max int) (string, int, error) {
+// span is a range of the decoder's output buffer.
+type span struct{ a, b int }
+
+type docSpans struct{ id, content, metadata span }
+
+func (d *listDecoder) stringValue(max int) (span, int, error) {
 	s := &d.s
 	if s.peek() != '"' {
-		return "", wrongType, s.skip()
+		return span{}, wrongType, s.skip()
 	}
 	a := len(d.out)
 	var err error
 	if d.out, err = s.str(d.out, strRaw); err != nil {
-		return "", 0, err
+		return span{}, 0, err
 	}
 	if len(d.out)-a > max {
-		return "", 0, &LimitError{Field: s.at.String(), Limit: max, Unit: "bytes"}
+		return span{}, 0, &LimitError{Field: s.at.String(), Limit: max, Unit: "bytes"}
 	}
-	return seal(d.out[a:]), present, nil
+	return span{a, len(d.out)}, present, nil
 }
 
-func (d *listDecoder) metadataValue() (string, int, error) {
+func (d *listDecoder) metadataValue() (span, int, error) {
 	s := &d.s
 	var err error
 	a := len(d.out)
@@ -289,17 +302,17 @@ func (d *listDecoder) metadataValue() (string, int, error) {
 	case '{':
 		d.out, err = s.pyObject(d.out)
 	case 'n':
-		return "", present, s.literal("null")
+		return span{}, present, s.literal("null")
 	default:
-		return "", wrongType, s.skip()
+		return span{}, wrongType, s.skip()
 	}
 	if err != nil {
-		return "", 0, err
+		return span{}, 0, err
 	}
 	if len(d.out)-a > d.lim.MaxMetadataBytes {
-		return "", 0, &LimitError{Field: s.at.String(), Limit: d.lim.MaxMetadataBytes, Unit: "bytes"}
+		return span{}, 0, &LimitError{Field: s.at.String(), Limit: d.lim.MaxMetadataBytes, Unit: "bytes"}
 	}
-	return seal(d.out[a:]), present, nil
+	return span{a, len(d.out)}, present, nil
 }
 
 // countValue decodes the value of "count"; see count.go for the rules.
