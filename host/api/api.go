@@ -325,6 +325,9 @@ func EncodeOutput(export string, res plugin.Result, lim schema.Limits) (int, []b
 	if lim == (schema.Limits{}) {
 		lim = schema.DefaultLimits
 	}
+	// The pool already bounded the output's size; the request body limit
+	// does not apply to it.
+	lim.MaxBodyBytes = max(lim.MaxBodyBytes, len(res.Data))
 	switch export {
 	case abi.ExportStatus:
 		var st schema.Status

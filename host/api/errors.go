@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/osohost/osohost/host/auth"
@@ -56,6 +57,7 @@ func toError(err error) *Error {
 		return e
 	}
 	var verr *schema.ValidationError
+	var slimit *schema.LimitError
 	var guest *plugin.GuestError
 	var trap *plugin.TrapError
 	var outErr *plugin.OutputError
@@ -70,8 +72,13 @@ func toError(err error) *Error {
 		return &Error{Status: http.StatusForbidden, Description: descForbidden, Err: err}
 	case errors.As(err, &maxBytes), errors.As(err, &limit):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Description: descTooLarge, Err: err}
+	case errors.As(err, &slimit):
+		if slimit.Field == "" {
+			return &Error{Status: http.StatusRequestEntityTooLarge, Description: descTooLarge, Err: err}
+		}
+		return &Error{Status: http.StatusBadRequest, Description: "Invalid request body: " + strings.TrimPrefix(slimit.Error(), "schema: "), Err: err}
 	case errors.As(err, &verr):
-		return &Error{Status: http.StatusBadRequest, Description: "Invalid request body: " + verr.Error(), Err: err}
+		return &Error{Status: http.StatusBadRequest, Description: "Invalid request body: " + strings.TrimPrefix(verr.Error(), "schema: "), Err: err}
 	case errors.As(err, &guest):
 		d := guest.Message
 		if d == "" {

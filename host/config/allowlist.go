@@ -56,7 +56,7 @@ func (p Parser) Allowlist(name string) (Allowlist, bool) {
 // may be printed and logged. The zero value is empty. Safe for concurrent
 // use.
 type Allowlist struct {
-	list []([32]byte)          // in the order given, without repeats
+	list [][32]byte            // in the order given, without repeats
 	set  map[[32]byte]struct{} // the same
 }
 

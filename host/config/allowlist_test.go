@@ -34,18 +34,21 @@ func sshString(b []byte) []byte {
 // ssh-keygen installed it runs it on the PEM private key (RSA, ECDSA) or on
 // an authorized_keys line built by hand (Ed25519, whose PKCS#8 form
 // ssh-keygen cannot read). Without it, Ed25519 fingerprints are computed
-// by hand from the wire encoding (string "ssh-ed25519", string key) and
-// other key types skip the test.
+// by hand from the wire encoding (string "ssh-ed25519", string key), which
+// is checked against ssh-keygen when it is there; other key types skip the
+// test.
 func expectedFingerprint(t *testing.T, key crypto.Signer) string {
 	t.Helper()
 	keygen, err := exec.LookPath("ssh-keygen")
 	var file []byte
+	byHand := ""
 	switch k := key.(type) {
 	case ed25519.PrivateKey:
 		blob := append(sshString([]byte("ssh-ed25519")), sshString(k.Public().(ed25519.PublicKey))...)
+		sum := sha256.Sum256(blob)
+		byHand = "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
 		if err != nil {
-			sum := sha256.Sum256(blob)
-			return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
+			return byHand
 		}
 		file = []byte("ssh-ed25519 " + base64.StdEncoding.EncodeToString(blob) + " test\n")
 	case *rsa.PrivateKey:
@@ -73,6 +76,9 @@ func expectedFingerprint(t *testing.T, key crypto.Signer) string {
 	fields := strings.Fields(string(out)) // "256 SHA256:… comment (ED25519)"
 	if len(fields) < 2 || !strings.HasPrefix(fields[1], "SHA256:") {
 		t.Fatalf("unexpected ssh-keygen output %q", out)
+	}
+	if byHand != "" && fields[1] != byHand {
+		t.Errorf("ssh-keygen prints %s; the wire encoding built by hand gives %s", fields[1], byHand)
 	}
 	return fields[1]
 }
@@ -112,11 +118,11 @@ func TestAllowlist_RealCertificates(t *testing.T) {
 			}
 			// The form with one '=' of padding must work too.
 			list, _ := json.Marshal(map[string][]string{"component": {want + "="}, "other": {want}})
-			cfg, _, err := Load([]string{
+			cfg, _, err := Load(certsEnv(t,
 				"PLUGIN__MODE=frontend",
 				"AUTH__PARSERS__0__TYPE=oso.framework.auth.mtls",
-				"AUTH__PARSERS__0__ALLOWLIST=" + string(list),
-			}, "", nil)
+				"AUTH__PARSERS__0__ALLOWLIST="+string(list),
+			), "", nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,6 +17,17 @@ import (
 	"github.com/osohost/osohost/host/pki/pkitest"
 )
 
+// certsEnv returns valid CERTS__* variables, which Load requires outside a
+// dev run, followed by extra.
+func certsEnv(t *testing.T, extra ...string) []string {
+	t.Helper()
+	return append([]string{
+		"CERTS__CA=" + readFixture(t, "ca.crt"),
+		"CERTS__APP_CRT=" + readFixture(t, "app.crt"),
+		"CERTS__APP_KEY=" + readFixture(t, "app.key"),
+	}, extra...)
+}
+
 func readFixture(t *testing.T, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "certs", name))
@@ -115,35 +126,48 @@ func TestCerts_Errors(t *testing.T) {
 	}
 	x25519PEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 	encrypted := "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"
+	// A spec names a fixture file, "=text" gives the text, "-" leaves the
+	// variable unset and "" means the valid fixture.
 	tests := []struct {
 		name, ca, crt, key string
+		dev                bool
 		want               []string
 	}{
-		{"mismatch", "", "app.crt", "other.key", []string{"CERTS__APP_KEY: does not belong to the first certificate"}},
-		{"key in CA", "app.key", "", "", []string{`CERTS__CA: PEM block 1 is "PRIVATE KEY", want "CERTIFICATE"`}},
-		{"key as certificate", "", "app.key", "app.key", []string{`CERTS__APP_CRT: PEM block 1 is "PRIVATE KEY"`}},
-		{"certificate as key", "", "app.crt", "app.crt", []string{"CERTS__APP_KEY: no PEM private key found"}},
-		{"X25519 key", "", "app.crt", "=" + x25519PEM, []string{"CERTS__APP_KEY: private key is an X25519/ECDH key, which cannot sign"}},
-		{"encrypted key", "", "app.crt", "=" + encrypted, []string{"CERTS__APP_KEY: encrypted private keys are not supported"}},
-		{"certificate alone", "", "app.crt", "", []string{"CERTS__APP_KEY: required when the certificate is set"}},
-		{"everything wrong", "=junk", "=junk", "=junk", []string{"CERTS__CA: no PEM", "CERTS__APP_CRT: no PEM", "CERTS__APP_KEY: no PEM"}},
+		{"mismatch", "", "app.crt", "other.key", false, []string{"CERTS__APP_KEY: does not belong to the first certificate"}},
+		{"key in CA", "app.key", "", "", false, []string{`CERTS__CA: PEM block 1 is "PRIVATE KEY", want "CERTIFICATE"`}},
+		{"key as certificate", "", "app.key", "app.key", false, []string{`CERTS__APP_CRT: PEM block 1 is "PRIVATE KEY"`}},
+		{"certificate as key", "", "app.crt", "app.crt", false, []string{"CERTS__APP_KEY: no PEM private key found"}},
+		{"X25519 key", "", "app.crt", "=" + x25519PEM, false, []string{"CERTS__APP_KEY: private key is an X25519/ECDH key, which cannot sign"}},
+		{"encrypted key", "", "app.crt", "=" + encrypted, false, []string{"CERTS__APP_KEY: encrypted private keys are not supported"}},
+		{"everything wrong", "=junk", "=junk", "=junk", false, []string{"CERTS__CA: no PEM", "CERTS__APP_CRT: no PEM", "CERTS__APP_KEY: no PEM"}},
+		{"none", "-", "-", "-", false, []string{"CERTS__CA: required: the PEM text of the CA", "CERTS__APP_CRT: required: the PEM text of the server's certificate chain", "CERTS__APP_KEY: required: the PEM text of the server's private key"}},
+		{"empty key", "", "", "=", false, []string{"CERTS__APP_KEY: required"}},
+		{"dev: certificate alone", "-", "", "-", true, []string{"CERTS__APP_KEY: required when the certificate is set"}},
+		{"dev: key alone", "-", "-", "", true, []string{"CERTS__APP_CRT: required when the key is set"}},
 	}
-	value := func(t *testing.T, spec string) string {
-		if v, ok := strings.CutPrefix(spec, "="); ok {
-			return v
+	value := func(t *testing.T, spec, fixture string) (string, bool) {
+		switch {
+		case spec == "-":
+			return "", false
+		case spec == "":
+			return readFixture(t, fixture), true
+		case strings.HasPrefix(spec, "="):
+			return spec[1:], true
 		}
-		return readFixture(t, spec)
+		return readFixture(t, spec), true
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			env := []string{"PLUGIN__MODE=frontend"}
-			for name, spec := range map[string]string{"CERTS__CA": tt.ca, "CERTS__APP_CRT": tt.crt, "CERTS__APP_KEY": tt.key} {
-				if spec != "" {
-					env = append(env, name+"="+value(t, spec))
+			for _, v := range []struct{ name, spec, fixture string }{
+				{"CERTS__CA", tt.ca, "ca.crt"}, {"CERTS__APP_CRT", tt.crt, "app.crt"}, {"CERTS__APP_KEY", tt.key, "app.key"},
+			} {
+				if text, ok := value(t, v.spec, v.fixture); ok {
+					env = append(env, v.name+"="+text)
 				}
 			}
-			_, _, err := Load(env, "", nil)
+			_, _, err := Load(env, "", map[string]any{"dev": tt.dev})
 			var ce *Error
 			if !errors.As(err, &ce) || len(ce.Problems) != len(tt.want) {
 				t.Fatalf("Load error = %v; want %d problems", err, len(tt.want))
@@ -193,15 +217,15 @@ func TestCerts_HandBuilt(t *testing.T) {
 func TestSigningServer_TLS(t *testing.T) {
 	t.Parallel()
 	b64 := func(name string) string { return base64.StdEncoding.EncodeToString([]byte(readFixture(t, name))) }
-	cfg, warns, err := Load([]string{
+	cfg, warns, err := Load(certsEnv(t,
 		"PLUGIN__MODE=backend",
 		"PLUGIN__ADDONS__0__TYPE=signing_server",
 		"PLUGIN__ADDONS__0__GREP11_ENDPOINT=dns:///grep11:9876",
 		"PLUGIN__ADDONS__0__KEYSTORE_PATH=/data",
-		"PLUGIN__ADDONS__0__CA_CERT=" + b64("ca.crt"),
-		"PLUGIN__ADDONS__0__CLIENT_CERT=" + b64("rsa.crt"),
-		"PLUGIN__ADDONS__0__CLIENT_KEY=" + b64("rsa.key"),
-	}, "", nil)
+		"PLUGIN__ADDONS__0__CA_CERT="+b64("ca.crt"),
+		"PLUGIN__ADDONS__0__CLIENT_CERT="+b64("rsa.crt"),
+		"PLUGIN__ADDONS__0__CLIENT_KEY="+b64("rsa.key"),
+	), "", nil)
 	if err != nil || len(warns) != 0 {
 		t.Fatalf("Load: %v, warnings %q", err, warns)
 	}

@@ -46,9 +46,10 @@ type Config struct {
 	Mock    Mock
 
 	// Dev reports the flag "dev": a local development run. It changes two
-	// defaults, Plugin.Mode (frontend) and App.Root ([DefaultDevRoot]);
-	// the caller provides development certificates. It can only be set by
-	// a flag, never by the environment or the file.
+	// defaults, Plugin.Mode (frontend) and App.Root ([DefaultDevRoot]),
+	// and makes CERTS__* optional: the caller provides development
+	// certificates. It can only be set by a flag, never by the environment
+	// or the file.
 	Dev bool
 }
 
@@ -69,10 +70,12 @@ type App struct {
 // and key for the TLS listener, and the CAs that client certificates must
 // chain to. They stay in memory; the key is never written to disk.
 //
-// Load checks that whatever is set parses and that the key matches the
-// certificate; each may also be unset (the caller decides whether a command
-// needs them). The parsed forms are kept by Load and returned by the
-// methods, which parse on demand for a Certs built by hand.
+// Load requires all three, except in a dev run, where the caller supplies
+// development certificates when none are set (a certificate and its key
+// are still required together). It checks that each parses and that the
+// key belongs to the certificate. The parsed forms are kept by Load and
+// returned by the methods, which parse on demand for a Certs built by
+// hand.
 type Certs struct {
 	// CA holds the client CA certificates (CERTS__CA): one or a bundle.
 	CA PEM

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -126,9 +128,10 @@ func FuzzParseAllowlists(f *testing.F) {
 	})
 }
 
-// FuzzLoad sets one variable to an arbitrary value next to a secret and
-// checks that Load neither panics nor repeats the secret, and that its
-// error is always an *Error.
+// FuzzLoad sets one variable to an arbitrary value next to secrets (a
+// server key and a signing-server client key, both malformed so that they
+// are reported) and checks that Load neither panics nor repeats a secret,
+// and that its error is always an *Error.
 func FuzzLoad(f *testing.F) {
 	for _, kv := range [][2]string{
 		{"NGINX__TIMEOUT", "PT60S"}, {"APP", `{"name":"x"}`}, {"AUTH__PARSERS", `[{"type":"mtls","allowlist":{}}]`},
@@ -138,11 +141,20 @@ func FuzzLoad(f *testing.F) {
 		f.Add(kv[0], kv[1])
 	}
 	const secret = "Zm9vYmFyc2VjcmV0a2V5bWF0ZXJpYWw"
+	var certs []string
+	for _, c := range [][2]string{{"CERTS__CA", "ca.crt"}, {"CERTS__APP_CRT", "app.crt"}} {
+		b, err := os.ReadFile(filepath.Join("testdata", "certs", c[1]))
+		if err != nil {
+			f.Fatal(err)
+		}
+		certs = append(certs, c[0]+"="+string(b))
+	}
 	f.Fuzz(func(t *testing.T, name, value string) {
 		if strings.Contains(name, "=") || strings.Contains(value, secret) || strings.Contains(name, secret) {
 			return
 		}
 		env := []string{
+			certs[0], certs[1],
 			"PLUGIN__MODE=backend",
 			"CERTS__APP_KEY=-----BEGIN PRIVATE KEY-----\n" + secret + "\n-----END PRIVATE KEY-----\n",
 			"PLUGIN__ADDONS__0__TYPE=signing_server",

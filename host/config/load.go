@@ -125,11 +125,11 @@ func newSource(kind sourceKind, p *problems) *source {
 	return &source{kind: kind, flat: make(map[string]any), p: p}
 }
 
-// origin says where a value came from: an environment variable (name, with
-// the key path it stands for in base), or the file or flags (name empty).
+// origin says where a value came from: an environment variable (name, and
+// depth, the length of the key path it stands for), or the file or flags
+// (name empty, depth 0).
 type origin struct {
 	name  string
-	base  int // len of the variable's key path
 	depth int
 }
 
@@ -139,7 +139,7 @@ func (o origin) label(path []string) string {
 	switch {
 	case o.name == "":
 		return key
-	case len(path) == o.base:
+	case len(path) == o.depth:
 		return o.name
 	}
 	return o.name + " (" + key + ")"
@@ -198,7 +198,7 @@ func (s *source) readEnv(environ []string) {
 		if !ok || name == "" {
 			continue
 		}
-		lower := strings.ToLower(name)
+		lower := asciiLower(name)
 		first, _, _ := strings.Cut(lower, "__")
 		if n := schema.children[first]; n == nil || n.flagOnly {
 			continue // not ours: app_name, HOME, …
@@ -217,7 +217,7 @@ func (s *source) readEnv(environ []string) {
 		return vars[i].name < vars[j].name
 	})
 	for _, v := range vars {
-		o := origin{name: v.name, base: len(v.path), depth: len(v.path)}
+		o := origin{name: v.name, depth: len(v.path)}
 		n := schema
 		for _, seg := range v.path {
 			if n = n.child(seg); n == nil {

@@ -40,7 +40,7 @@ func TestLoad_Precedence(t *testing.T) {
 		{srcs{file: true, env: true, flag: true}, "flag"},
 	}
 	for _, tt := range tests {
-		env := []string{"PLUGIN__MODE=frontend"}
+		env := certsEnv(t, "PLUGIN__MODE=frontend")
 		file, flags := "", map[string]any{}
 		if tt.in.file {
 			file = writeFile(t, "app:\n  name: file\n")
@@ -67,7 +67,7 @@ func TestLoad_Precedence(t *testing.T) {
 func TestLoad_OverriddenNotValidated(t *testing.T) {
 	t.Parallel()
 	file := writeFile(t, "server:\n  listen: nonsense\nplugin:\n  mode: sideways\n")
-	cfg, _, err := Load([]string{"SERVER__LISTEN=:5000"}, file, map[string]any{"plugin.mode": "backend"})
+	cfg, _, err := Load(certsEnv(t, "SERVER__LISTEN=:5000"), file, map[string]any{"plugin.mode": "backend"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestLoad_EveryProblemNamed(t *testing.T) {
 		"CERTS__CA":                   "x",
 		"AUTH__PARSERS__1__ALLOWLIST": "{}",
 	}
-	var env []string
+	env := certsEnv(t)[1:] // CERTS__APP_CRT and CERTS__APP_KEY
 	for k, v := range bad {
 		env = append(env, k+"="+v)
 	}
@@ -142,7 +142,7 @@ func TestError_Format(t *testing.T) {
 
 func TestLoad_EnvNames(t *testing.T) {
 	t.Parallel()
-	cfg, warns, err := Load([]string{
+	cfg, warns, err := Load(certsEnv(t,
 		"pLuGiN__mOdE=backend",   // names are case-insensitive
 		"app_name=other-program", // single underscore: not ours
 		"APP_DEBUG=1",
@@ -150,7 +150,7 @@ func TestLoad_EnvNames(t *testing.T) {
 		"NOEQUALS",
 		"=value",
 		"App__Name=mine",
-	}, "", nil)
+	), "", nil)
 	if err != nil || len(warns) != 0 {
 		t.Fatalf("Load: %v, warnings %q", err, warns)
 	}
@@ -210,7 +210,7 @@ func TestLoad_File(t *testing.T) {
 		t.Errorf("list file: %v", err)
 	}
 	// Dotted keys and nested keys mean the same; aliases work in the file.
-	cfg, _, err = Load(nil, writeFile(t, "plugin.mode: backend\ngunicorn:\n  workers: 2\n"), nil)
+	cfg, _, err = Load(certsEnv(t), writeFile(t, "plugin.mode: backend\ngunicorn:\n  workers: 2\n"), nil)
 	if err != nil || cfg.Plugin.Mode != ModeBackend || cfg.Pool.Size != 2 {
 		t.Errorf("dotted keys: %v, %+v", err, cfg)
 	}
@@ -220,20 +220,22 @@ func TestLoad_File(t *testing.T) {
 // file of that name exists.
 func TestLoad_PluginApplication(t *testing.T) {
 	const importString = "fb.fb_plugin:FBPlugin"
+	certs := certsEnv(t)
+	certsEnv := func(t *testing.T, extra ...string) []string { return append(certs[:3:3], extra...) }
 	t.Chdir(t.TempDir())
-	_, _, err := Load([]string{"PLUGIN__MODE=frontend", "PLUGIN__APPLICATION=" + importString}, "", nil)
+	_, _, err := Load(certsEnv(t, "PLUGIN__MODE=frontend", "PLUGIN__APPLICATION="+importString), "", nil)
 	if err == nil || !strings.Contains(err.Error(), `PLUGIN__APPLICATION: "fb.fb_plugin:FBPlugin" looks like a Python import string; osohost needs a .wasm path`) {
 		t.Errorf("import string: %v", err)
 	}
 	if err := os.WriteFile(importString, []byte("\x00asm"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, _, err := Load([]string{"PLUGIN__MODE=frontend", "PLUGIN__APPLICATION=" + importString}, "", nil)
+	cfg, _, err := Load(certsEnv(t, "PLUGIN__MODE=frontend", "PLUGIN__APPLICATION="+importString), "", nil)
 	if err != nil || cfg.Plugin.Application != importString {
 		t.Errorf("existing file named like an import string: %v", err)
 	}
 	for _, ok := range []string{"plugin.wasm", "./fb.fb_plugin:FBPlugin", "/opt/plugins/signer.wasm", "fb_plugin"} {
-		cfg, _, err := Load([]string{"PLUGIN__MODE=frontend", "PLUGIN__APPLICATION=" + ok}, "", nil)
+		cfg, _, err := Load(certsEnv(t, "PLUGIN__MODE=frontend", "PLUGIN__APPLICATION="+ok), "", nil)
 		if err != nil || cfg.Plugin.Application != ok {
 			t.Errorf("PLUGIN__APPLICATION=%s: %v", ok, err)
 		}
@@ -244,7 +246,7 @@ func TestLoad_PluginApplication(t *testing.T) {
 // for the race detector.
 func TestLoad_Concurrent(t *testing.T) {
 	t.Parallel()
-	env := []string{"PLUGIN__MODE=backend", "APP={\"name\":\"x\"}", "AUTH__PARSERS__0__TYPE=mtls", "AUTH__PARSERS__0__ALLOWLIST={}"}
+	env := certsEnv(t, "PLUGIN__MODE=backend", "APP={\"name\":\"x\"}", "AUTH__PARSERS__0__TYPE=mtls", "AUTH__PARSERS__0__ALLOWLIST={}")
 	flags := map[string]any{"server.listen": ":0"}
 	var wg sync.WaitGroup
 	for range 8 {
@@ -259,13 +261,13 @@ func TestLoad_Concurrent(t *testing.T) {
 
 func TestDefault(t *testing.T) {
 	t.Parallel()
-	cfg, warns, err := Load([]string{"PLUGIN__MODE=frontend"}, "", nil)
+	cfg, warns, err := Load(certsEnv(t, "PLUGIN__MODE=frontend"), "", nil)
 	if err != nil || len(warns) != 0 {
 		t.Fatal(err, warns)
 	}
 	want := Default()
 	want.Plugin.Mode = ModeFrontend
-	cfg.Certs.parsed = nil
+	cfg.Certs = Certs{}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load of nothing = %+v\nDefault() = %+v", *cfg, *want)
 	}

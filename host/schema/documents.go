@@ -41,9 +41,8 @@ type DocumentList struct {
 //
 // Errors are a [*ValidationError] or a [*LimitError]; see [Limits] for the
 // bounds. b is not retained. The returned strings are copied from b once
-// and share their backing array (usually one per list): retaining any of
-// them retains the decoded text of the whole list. DecodeDocumentList is
-// safe for concurrent use.
+// and share one backing array: retaining any of them retains the decoded
+// text of the whole list. DecodeDocumentList is safe for concurrent use.
 func DecodeDocumentList(b []byte, lim Limits) (DocumentList, error) {
 	lim = lim.withDefaults()
 	if len(b) > lim.MaxBodyBytes {
@@ -60,9 +59,9 @@ func DecodeDocumentList(b []byte, lim Limits) (DocumentList, error) {
 type listDecoder struct {
 	s        scanner
 	lim      Limits
-	out      []byte     // decoded strings
+	out      []byte     // decoded strings, sealed once decoding is done
 	docs     []docSpans // pointer-free while decoding: no write barriers, no scanning
-	docsErr  error // first schema error in the current "documents" value
+	docsErr  error      // first schema error in the current "documents" value
 	count    int64
 	countSet bool
 	countErr error // schema error in the current "count" value

@@ -10,12 +10,21 @@ package interrupt
 // Opcodes this package emits or treats specially.
 const (
 	opUnreachable = 0x00
+	opBlock       = 0x02
 	opLoop        = 0x03
 	opIf          = 0x04
 	opEnd         = 0x0b
+	opCall        = 0x10
+	opDrop        = 0x1a
+	opTryTable    = 0x1f
 	opGlobalGet   = 0x23
 	opGlobalSet   = 0x24
+	opMemoryGrow  = 0x40
+	opI32Const    = 0x41
+	opI32LtS      = 0x48
+	opI32Sub      = 0x6b
 	opRefNull     = 0xd0
+	opRefFunc     = 0xd2
 	opMiscPrefix  = 0xfc
 	opVecPrefix   = 0xfd
 	opAtomPrefix  = 0xfe
@@ -24,98 +33,120 @@ const (
 
 // Value type encodings (a single byte, or a ref prefix and a heap type).
 const (
-	typeI32         = 0x7f
-	typeI64         = 0x7e
-	typeF32         = 0x7d
-	typeF64         = 0x7c
-	typeV128        = 0x7b
-	typeFuncref     = 0x70
-	typeExternref   = 0x6f
-	typeExnref      = 0x69
-	refNullable     = 0x63
-	refNonNullable  = 0x64
-	heapFunc        = -16
-	heapExtern      = -17
-	heapExn         = -23
-	blockTypeEmpty  = -64
-	blockTypeRefNul = -29 // 0x63 read as a signed number
-	blockTypeRef    = -28 // 0x64 read as a signed number
+	typeI32        = 0x7f
+	typeI64        = 0x7e
+	typeF32        = 0x7d
+	typeF64        = 0x7c
+	typeV128       = 0x7b
+	typeFuncref    = 0x70
+	typeExternref  = 0x6f
+	typeExnref     = 0x69
+	refNullable    = 0x63
+	refNonNullable = 0x64
+	heapFunc       = -16
+	heapExtern     = -17
+	heapExn        = -23
+	blockTypeEmpty = -64
+	blockTypeRefN  = -29 // 0x63 read as a signed number
+	blockTypeRef   = -28 // 0x64 read as a signed number
 )
 
-// checkCode returns the interrupt check for the flag at global index g:
-//
-//	global.get g ; if (blocktype empty) ; unreachable ; end
-func checkCode(g uint32) []byte {
-	b := appendU32([]byte{opGlobalGet}, g)
-	return append(b, opIf, blockEmpty, opUnreachable, opEnd)
+// checkSite is where a check goes in a body: at is the offset (in the body
+// reader) right after a function's locals or a loop's block type, and weight
+// is what the check subtracts from the tick budget.
+type checkSite struct {
+	at     int
+	weight int32
 }
 
-// codeRewriter inserts the interrupt check into function bodies.
-type codeRewriter struct {
-	globals uint32 // globals the module had; the flag's index
-	check   []byte // checkCode(globals)
+// codeScanner decodes function bodies and finds their check sites.
+type codeScanner struct {
+	sites []checkSite
+	open  []int // control stack: -1 for block, if and try_table; a sites index for loop
 }
 
-// body appends to dst the instrumented form of the function body held by r
-// (the bytes after the body size: locals, then instructions). The caller
-// checks r.err.
-func (c *codeRewriter) body(dst []byte, r *reader) []byte {
+// weight is the tick cost of a check guarding size bytes of code: one, plus
+// one per weightBytes, capped at the budget.
+func weight(size int) int32 {
+	return int32(min(1+size/weightBytes, tickBudget))
+}
+
+// scan decodes the function body held by r (the bytes after the body size)
+// and returns its check sites: one after the locals, one after each loop's
+// block type. The caller checks r.err.
+func (c *codeScanner) scan(r *reader) []checkSite {
+	c.sites, c.open = c.sites[:0], c.open[:0]
 	n := r.count(2) // a local declaration is a count and a type: 2 bytes at least
+	var locals uint64
 	for i := 0; i < n && r.ok(); i++ {
-		r.u32()
+		if locals += uint64(r.u32()); locals > maxLocals {
+			r.failf("more than %d locals", maxLocals)
+		}
 		valType(r)
 	}
-	if !r.ok() {
-		return dst
-	}
-	dst = append(dst, r.buf[:r.off]...)
-	dst = append(dst, c.check...)
-	last := r.off
+	c.sites = append(c.sites, checkSite{at: r.off, weight: weight(r.len())})
+	c.open = append(c.open, -1) // the function's own block
 	for r.len() > 0 && r.ok() {
-		if c.instr(r) {
-			dst = append(dst, r.buf[last:r.off]...)
-			dst = append(dst, c.check...)
-			last = r.off
+		if len(c.open) == 0 {
+			r.failf("instruction after the function's final end")
+			break
+		}
+		at := r.off
+		switch op := instr(r); op {
+		case opBlock, opIf, opTryTable:
+			c.open = append(c.open, -1)
+		case opLoop:
+			c.open = append(c.open, len(c.sites))
+			c.sites = append(c.sites, checkSite{at: r.off})
+		case opEnd:
+			if i := c.open[len(c.open)-1]; i >= 0 {
+				c.sites[i].weight = weight(at - c.sites[i].at)
+			}
+			c.open = c.open[:len(c.open)-1]
 		}
 	}
-	return append(dst, r.buf[last:]...)
+	if r.ok() && len(c.open) != 0 {
+		r.failf("function body ends inside %d open blocks", len(c.open))
+	}
+	return c.sites
 }
 
-// instr decodes one instruction and reports whether it was a loop header
-// (the check then goes right after its block type).
-func (c *codeRewriter) instr(r *reader) (loop bool) {
+// instr decodes one instruction and returns its opcode (the prefix for
+// prefixed instructions).
+func instr(r *reader) byte {
 	at := r.off
 	op := r.byte()
 	switch {
-	case op == opLoop:
+	case !r.ok():
+	// No immediate: unreachable, nop, else, throw_ref, end, return, drop,
+	// select, the numeric instructions (with sign extension), ref.is_null
+	// and ref.as_non_null.
+	case op <= 0x01, op == 0x05, op == 0x0a, op == opEnd, op == 0x0f, op == opDrop, op == 0x1b,
+		op >= 0x45 && op <= 0xc4, op == 0xd1, op == 0xd4:
+	// Block type.
+	case op == opBlock, op == opLoop, op == opIf:
 		blockType(r)
-		return true
-	case op == 0x02, op == opIf: // block, if
-		blockType(r)
-	case op == 0x00, op == 0x01, // unreachable, nop
-		op == 0x05,             // else
-		op == 0x0a,             // throw_ref
-		op == opEnd,            // end
-		op == 0x0f,             // return
-		op == 0x1a, op == 0x1b, // drop, select
-		op >= 0x45 && op <= 0xc4, // numeric, conversions, sign extension
-		op == 0xd1, op == 0xd4:   // ref.is_null, ref.as_non_null
-	case op == 0x08, // throw tag
-		op == 0x0c, op == 0x0d, // br, br_if
-		op == 0x10, op == 0x12, // call, return_call
-		op == 0x14, op == 0x15, // call_ref, return_call_ref
-		op >= 0x20 && op <= 0x22, // local.get, local.set, local.tee
-		op == 0x25, op == 0x26,   // table.get, table.set
-		op == 0x3f, op == 0x40, // memory.size, memory.grow
-		op == 0xd2,             // ref.func
-		op == 0xd5, op == 0xd6: // br_on_null, br_on_non_null
+	// One index: throw (tag), br and br_if (label), local.get, local.set,
+	// local.tee, table.get, table.set, br_on_null and br_on_non_null (label).
+	case op == 0x08, op == 0x0c, op == 0x0d, op >= 0x20 && op <= 0x22, op == 0x25, op == 0x26,
+		op == 0xd5, op == 0xd6:
 		r.u32()
+	case op == opCall, op == 0x12, op == opRefFunc: // call, return_call, ref.func
+		r.useFunc(r.u32())
+	case op == 0x14, op == 0x15: // call_ref, return_call_ref: type
+		r.useType(r.u32())
+	case op == opGlobalGet, op == opGlobalSet:
+		r.useGlobal(r.u32())
+	case op == 0x3f, op == opMemoryGrow: // memory.size, memory.grow: memory
+		r.u32()
+		r.useMemory()
+	// Several immediates.
 	case op == 0x11, op == 0x13: // call_indirect, return_call_indirect: type, table
+		r.useType(r.u32())
 		r.u32()
-		r.u32()
-	case op == 0x0e: // br_table
+	case op == 0x0e: // br_table: labels, then the default
 		n := r.count(1)
-		for i := 0; i <= n && r.ok(); i++ { // n labels and the default
+		for i := 0; i <= n && r.ok(); i++ {
 			r.u32()
 		}
 	case op == 0x1c: // select t*
@@ -123,7 +154,7 @@ func (c *codeRewriter) instr(r *reader) (loop bool) {
 		for i := 0; i < n && r.ok(); i++ {
 			valType(r)
 		}
-	case op == 0x1f: // try_table
+	case op == opTryTable:
 		blockType(r)
 		n := r.count(2)
 		for i := 0; i < n && r.ok(); i++ {
@@ -134,17 +165,15 @@ func (c *codeRewriter) instr(r *reader) (loop bool) {
 			case 0x02, 0x03: // catch_all, catch_all_ref: label
 				r.u32()
 			default:
-				r.failf("unknown catch clause kind %#x", kind)
+				if r.ok() {
+					r.off--
+					r.failf("unknown catch clause kind %#x", kind)
+				}
 			}
-		}
-	case op == opGlobalGet, op == opGlobalSet:
-		if g := r.u32(); r.ok() && g >= c.globals {
-			r.off = at
-			r.failf("global index %d out of range (%d globals)", g, c.globals)
 		}
 	case op >= 0x28 && op <= 0x3e: // loads and stores
 		memarg(r)
-	case op == 0x41: // i32.const
+	case op == opI32Const:
 		r.skipLEB(5)
 	case op == 0x42: // i64.const
 		r.skipLEB(10)
@@ -155,7 +184,7 @@ func (c *codeRewriter) instr(r *reader) (loop bool) {
 	case op == opRefNull:
 		refNull(r)
 	case op == opMiscPrefix:
-		c.misc(r, at)
+		misc(r, at)
 	case op == opVecPrefix:
 		vec(r, at)
 	case op == opAtomPrefix:
@@ -166,18 +195,29 @@ func (c *codeRewriter) instr(r *reader) (loop bool) {
 		r.off = at
 		r.failf("unknown opcode %#x", op)
 	}
-	return false
+	return op
 }
 
 // misc decodes the instruction after the 0xfc prefix; wazero reads its
 // sub-opcode as an unsigned LEB128 number.
-func (c *codeRewriter) misc(r *reader, at int) {
+func misc(r *reader, at int) {
 	switch sub := r.u32(); {
 	case !r.ok():
 	case sub <= 0x07: // non-trapping float-to-int conversions
-	case sub == 0x09, sub == 0x0b, sub == 0x0d: // data.drop, memory.fill, elem.drop
+	case sub == 0x08: // memory.init: data, memory
 		r.u32()
-	case sub == 0x08, sub == 0x0a, sub == 0x0c, sub == 0x0e: // memory.init, memory.copy, table.init, table.copy
+		r.u32()
+		r.useMemory()
+	case sub == 0x09, sub == 0x0d: // data.drop, elem.drop
+		r.u32()
+	case sub == 0x0a: // memory.copy: two memories
+		r.u32()
+		r.u32()
+		r.useMemory()
+	case sub == 0x0b: // memory.fill: memory
+		r.u32()
+		r.useMemory()
+	case sub == 0x0c, sub == 0x0e: // table.init: element, table; table.copy: two tables
 		r.u32()
 		r.u32()
 	case sub >= 0x0f && sub <= 0x11: // table.grow, table.size, table.fill
@@ -239,6 +279,7 @@ func atomic(r *reader, at int) {
 func memarg(r *reader) {
 	r.skipLEB(5)
 	r.skipLEB(5)
+	r.useMemory()
 }
 
 // refNull decodes the heap type of ref.null: one byte for the abstract
@@ -251,7 +292,7 @@ func refNull(r *reader) {
 			return
 		}
 	}
-	r.u32()
+	r.useType(r.u32())
 }
 
 // blockType decodes the block type of block, loop, if and try_table.
@@ -259,10 +300,12 @@ func blockType(r *reader) {
 	switch t := r.s33(); {
 	case !r.ok():
 	case t == blockTypeEmpty, t >= -5 && t <= -1, t == heapFunc, t == heapExtern, t == heapExn:
-	case t == blockTypeRefNul, t == blockTypeRef:
+	case t == blockTypeRefN, t == blockTypeRef:
 		heapType(r)
 	case t < 0:
 		r.failf("invalid block type %d", t)
+	default:
+		r.useType(uint32(t))
 	}
 }
 
@@ -283,21 +326,24 @@ func valType(r *reader) {
 // heapType decodes the heap type after a ref prefix: an abstract type or a
 // type index.
 func heapType(r *reader) {
-	if t := r.s33(); r.ok() && t < 0 && t != heapFunc && t != heapExtern && t != heapExn {
+	switch t := r.s33(); {
+	case !r.ok(), t == heapFunc, t == heapExtern, t == heapExn:
+	case t < 0:
 		r.failf("invalid heap type %d", t)
+	default:
+		r.useType(uint32(t))
 	}
 }
 
 // constExpr decodes a constant expression up to and including its end, with
-// the instructions wazero accepts there, and returns one more than the
-// highest global index it reads (0 if it reads none).
-func constExpr(r *reader) (globalsUsed uint64) {
+// the instructions wazero accepts there.
+func constExpr(r *reader) {
 	for r.ok() {
 		at := r.off
 		switch op := r.byte(); op {
 		case opEnd:
-			return globalsUsed
-		case 0x41: // i32.const
+			return
+		case opI32Const:
 			r.skipLEB(5)
 		case 0x42: // i64.const
 			r.skipLEB(10)
@@ -307,11 +353,11 @@ func constExpr(r *reader) (globalsUsed uint64) {
 			r.bytes(8)
 		case 0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e: // extended constants: add, sub, mul
 		case opGlobalGet:
-			globalsUsed = max(globalsUsed, uint64(r.u32())+1)
+			r.useGlobal(r.u32())
 		case opRefNull:
 			refNull(r)
-		case 0xd2: // ref.func
-			r.u32()
+		case opRefFunc:
+			r.useFunc(r.u32())
 		case opVecPrefix:
 			if sub := r.byte(); r.ok() && sub != 0x0c {
 				r.off = at
@@ -324,16 +370,5 @@ func constExpr(r *reader) (globalsUsed uint64) {
 				r.failf("opcode %#x not allowed in a constant expression", op)
 			}
 		}
-	}
-	return 0
-}
-
-// constExprIn decodes a constant expression that may read only the first
-// globals globals.
-func constExprIn(r *reader, globals uint64) {
-	at := r.off
-	if used := constExpr(r); used > globals {
-		r.off = at
-		r.failf("constant expression reads global %d out of range (%d globals)", used-1, globals)
 	}
 }

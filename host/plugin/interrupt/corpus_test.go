@@ -102,7 +102,7 @@ func TestInstrument_SpecDifferential(t *testing.T) {
 				t.Fatalf("%d outcomes, instrumented %d", len(want), len(got))
 			}
 			for i := range want {
-				if want[i] != got[i] {
+				if want[i] != got[i] && !knownDifference[rel+want[i]] {
 					t.Errorf("original:     %s\ninstrumented: %s", want[i], got[i])
 				}
 			}
@@ -110,6 +110,18 @@ func TestInstrument_SpecDifferential(t *testing.T) {
 		})
 	}
 	t.Logf("%d scripts, %d commands compared", len(scripts), commands)
+}
+
+// knownDifference lists outcomes that differ for a reason outside this
+// package. wazero v1.12 (validateConstExpression) types `ref.null func` in a
+// table initialiser as a reference to function 0's type whenever a function
+// 0 exists; these two modules have no function, so the original is rejected
+// ("type mismatch") while the instrumented one, whose function 0 is the slow
+// path, is accepted. It only concerns the experimental typed function
+// references proposal.
+var knownDifference = map[string]bool{
+	filepath.Join("typed-function-references", "testdata", "table.json") + "line 57 assert_invalid : invalid=true": true,
+	filepath.Join("typed-function-references", "testdata", "table.json") + "line 61 assert_invalid : invalid=true": true,
 }
 
 type specScript struct {
@@ -335,7 +347,16 @@ func specArgs(vals []specValue) (args []uint64, ok bool) {
 	return args, true
 }
 
-func compileErr(ctx context.Context, rt wazero.Runtime, wasm []byte) error {
+// compileErr compiles wasm and reports why it failed. A panic inside wazero
+// counts as a failure: wazero v1.12 panics on some invalid modules when the
+// experimental typed function references feature is on (for example a
+// ref.func whose index is declared by an element segment but out of range).
+func compileErr(ctx context.Context, rt wazero.Runtime, wasm []byte) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("wazero panicked: %v", p)
+		}
+	}()
 	m, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return err

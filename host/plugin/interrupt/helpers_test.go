@@ -63,8 +63,13 @@ type guest struct {
 
 func newGuest(tb testing.TB, features api.CoreFeatures) *guest {
 	tb.Helper()
+	return newGuestWithConfig(tb, wazero.NewRuntimeConfigCompiler().WithCoreFeatures(features))
+}
+
+func newGuestWithConfig(tb testing.TB, config wazero.RuntimeConfig) *guest {
+	tb.Helper()
 	ctx := context.Background()
-	g := &guest{rt: newRuntime(ctx, features), started: make(chan struct{})}
+	g := &guest{rt: wazero.NewRuntimeWithConfig(ctx, config), started: make(chan struct{})}
 	tb.Cleanup(func() { _ = g.rt.Close(ctx) })
 	var once sync.Once
 	_, err := g.rt.NewHostModuleBuilder("test").

@@ -8,20 +8,40 @@ import (
 )
 
 // GlobalExport is the name under which an instrumented module exports its
-// interrupt flag: a mutable i32 global, initially 0. Setting it to any other
-// value makes the guest trap at its next function entry or loop iteration.
+// interrupt flag: a mutable i32 global, initially 0. Once the host sets it
+// to any other value, the guest traps with "unreachable" the next time it
+// yields (see [Instrument]), and keeps trapping on every later call.
 const GlobalExport = "__oso_interrupt"
+
+// Tick accounting. Every check subtracts a weight from a tick counter: one,
+// plus one per weightBytes bytes of code the check guards (the function body
+// for an entry check, the loop body for a loop check). When the counter
+// falls below zero, the guest yields and reloads it with tickBudget. With
+// these values a guest yields after at most about 2 MiB of executed code
+// (typically every 10-100 µs), and the yield costs well under 1% of the run
+// time of the tightest loop.
+const (
+	tickBudget  = 1 << 13
+	weightBytes = 256
+)
+
+// maxLocals bounds the locals of one function (parameters excluded), as
+// browsers do. The binary format allows 2^32-1 in a few bytes, and wazero
+// allocates one byte per local before validating anything, so without a
+// bound a tiny module could make the host allocate gigabytes.
+const maxLocals = 50000
 
 var (
 	// ErrMalformed is wrapped by every error about the input itself: not a
-	// WebAssembly 1.0 binary, truncated, inconsistent, or using an instruction
-	// or encoding that wazero v1.12 does not accept. The message names the
-	// structure and the byte offset.
+	// WebAssembly 1.0 binary, truncated, inconsistent, using an instruction
+	// or encoding wazero v1.12 does not accept, or referring to a type,
+	// function, global or memory the module does not have. The message
+	// names the structure and, when it can, the byte offset.
 	ErrMalformed = errors.New("interrupt: malformed module")
 
 	// ErrAlreadyInstrumented is returned for a module that already exports a
-	// name equal to [GlobalExport], which is what [Instrument] produces:
-	// instrumenting twice is rejected, never silently repeated.
+	// name equal to [GlobalExport], as every module [Instrument] returns
+	// does: instrumenting twice is rejected, never silently repeated.
 	ErrAlreadyInstrumented = errors.New("interrupt: module already exports " + GlobalExport)
 )
 
@@ -43,49 +63,68 @@ const (
 	secTag       = 13
 )
 
-// sectionRank gives each known section id its place in the order the binary
+// sectionRank gives each section id its place in the order the binary
 // format requires (the tag section sits between memory and global, data
-// count between element and code); 0 means unknown.
+// count between element and code).
 var sectionRank = [...]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
 
 var sectionNames = [...]string{"custom", "type", "import", "function", "table", "memory",
 	"global", "export", "start", "element", "code", "data", "data count", "tag"}
 
-// dropCustom reports whether a custom section describes code by byte offset
+// extended lists, in section order, the sections Instrument adds to.
+var extended = [...]byte{secType, secFunction, secMemory, secGlobal, secExport, secCode}
+
+// dropCustom reports whether a custom section locates code by byte offset
 // (DWARF, source maps) and so would be wrong once the code moves.
 func dropCustom(name string) bool {
 	return strings.HasPrefix(name, ".debug_") || name == "sourceMappingURL" || name == "external_debug_info"
 }
 
-// Instrument returns a copy of the WebAssembly binary wasm in which every
-// function body starts, right after its locals, with
+// Instrument returns a copy of the WebAssembly binary wasm that a host can
+// interrupt, with no help from the runtime, through the exported global
+// [GlobalExport].
 //
-//	global.get $flag ; if (blocktype empty) ; unreachable ; end
+// Every function body, right after its locals, and every loop, right after
+// `loop blocktype`, starts with a check that counts ticks in a global of its
+// own and, every few thousand ticks (bounded by the amount of code run in
+// between, see the tick constants), calls a function Instrument appends:
 //
-// and every loop header (right after `loop blocktype`) does the same, so a
-// guest notices a non-zero flag within one loop iteration or function call.
-// The flag is a new mutable i32 global, initially 0, appended after every
-// other global (its index is the number of imported plus defined globals, so
-// no existing index moves) and exported as [GlobalExport].
+//	i32.const 0 ; memory.grow ; drop      ;; leaves the compiled code for Go
+//	global.get $flag ; if ; unreachable ; end
+//	i32.const budget ; global.set $ticks
 //
-// Every other section is kept byte for byte, except that the global and
-// export sections gain one entry each (and are created, in their place in
-// the section order, when absent), and that custom sections locating code by
-// byte offset (".debug_*", "sourceMappingURL", "external_debug_info") are
-// dropped because the offsets no longer hold. The "name" section is kept:
-// no function, local or global index changes.
+// The call into Go is what makes the flag usable: wazero's compiled code
+// cannot be preempted, so a guest that never leaves it would stall the Go
+// runtime's stop-the-world phases (garbage collection) and with them the
+// goroutine meant to set the flag. Checking the flag only on this slow path
+// keeps the per-iteration cost to a counter update; a guest notices the flag
+// within one budget of ticks, which is microseconds.
+//
+// What Instrument adds never moves an existing index: a function type at
+// the end of the type section, the slow-path function after every other
+// function, the flag and the tick counter after every other global (the
+// flag's index is the number of imported plus defined globals), the export
+// of the flag, and, for a module without any memory, a memory of zero pages
+// for the slow path to "grow". Those sections are created in their place in
+// the section order when absent. Every other section is kept byte for byte,
+// except custom sections locating code by byte offset (".debug_*",
+// "sourceMappingURL", "external_debug_info"), which are dropped because the
+// offsets no longer hold; the "name" section is kept.
 //
 // wasm is untrusted. Instrument never panics on it, bounds every count by
-// the bytes left, and reports a problem with an error wrapping
-// [ErrMalformed]. A module whose code already reads or writes a global index
-// that does not exist (which a guest could use to reach the new flag) is
-// malformed. A module that already exports [GlobalExport] gets
-// [ErrAlreadyInstrumented]. Instrument does not fully validate the module:
-// the wazero compiler still does that, and whenever it accepts the input it
-// accepts the output. Instrument neither retains nor modifies wasm; the
-// caller owns the result.
+// the bytes left (and the locals of a function by 50,000), and reports a
+// problem with an error wrapping [ErrMalformed]. Those bounds also protect
+// the compiler, which allocates by declared counts before checking them:
+// run Instrument before wazero ever sees an untrusted module. A module referring to a type, function, global or memory
+// it does not have is malformed: once instrumented it would reach what
+// Instrument added (a guest resetting the flag, say). A module that already
+// exports [GlobalExport] gets [ErrAlreadyInstrumented]. Instrument does not
+// fully validate the module: the wazero compiler still does that, and
+// whenever it accepts the input it accepts the output. Instrument neither
+// retains nor modifies wasm; the caller owns the result.
 func Instrument(wasm []byte) ([]byte, error) {
-	r := &reader{buf: wasm, what: "header"}
+	in := instrumenter{out: make([]byte, 0, len(wasm)+len(wasm)/8+256)}
+	r := &reader{buf: wasm, what: "header", use: &in.use}
 	if magic := r.bytes(4); r.err != nil || string(magic) != "\x00asm" {
 		return nil, fmt.Errorf("%w: not a WebAssembly binary", ErrMalformed)
 	}
@@ -94,7 +133,6 @@ func Instrument(wasm []byte) ([]byte, error) {
 	} else if string(v) != "\x01\x00\x00\x00" {
 		return nil, fmt.Errorf("%w: unsupported binary version % x", ErrMalformed, v)
 	}
-	in := instrumenter{out: make([]byte, 0, len(wasm)+len(wasm)/8+64)}
 	in.out = append(in.out, wasm[:8]...)
 	if err := in.sections(r); err != nil {
 		return nil, err
@@ -102,19 +140,29 @@ func Instrument(wasm []byte) ([]byte, error) {
 	return in.out, nil
 }
 
-// instrumenter holds the state of one [Instrument] call.
+// instrumenter holds the state of one [Instrument] call. The counts are
+// those of the input module, final once their section has been passed.
 type instrumenter struct {
-	out []byte
+	out  []byte
+	use  usage
+	done [secTag + 1]bool // extended sections already written
 
-	importedGlobals uint64
-	globals         uint64 // imported and defined: the flag's index
-	globalDone      bool   // the global section was written, so globals is final
-	exportDone      bool
-	functions       uint64 // entries of the function section
-	bodies          uint64 // entries of the code section
-	earlyGlobalRefs uint64 // globals read by table initialisers, checked once globals is known
-	err             error  // a failure that is not a decoding error of the section reader
+	types                                          uint64 // type indices
+	importedFuncs, importedGlobals, importedMemory uint64
+	definedFuncs, definedGlobals, definedMemory    uint64
+	exportedMemory                                 uint64 // one more than the highest exported memory index
+	bodies                                         uint64
 }
+
+func (in *instrumenter) funcs() uint64    { return in.importedFuncs + in.definedFuncs }
+func (in *instrumenter) globals() uint64  { return in.importedGlobals + in.definedGlobals }
+func (in *instrumenter) memories() uint64 { return in.importedMemory + in.definedMemory }
+
+// Indices of what Instrument adds.
+func (in *instrumenter) newType() uint64  { return in.types }
+func (in *instrumenter) slowFunc() uint64 { return in.funcs() }
+func (in *instrumenter) flag() uint64     { return in.globals() }
+func (in *instrumenter) ticks() uint64    { return in.globals() + 1 }
 
 func (in *instrumenter) sections(r *reader) error {
 	lastRank := 0
@@ -135,77 +183,121 @@ func (in *instrumenter) sections(r *reader) error {
 		if !r.ok() {
 			return r.err
 		}
-		if id != secCustom {
-			rank := sectionRank[id]
-			if rank <= lastRank {
-				r.off = start
-				r.failf("%s section out of order", sectionNames[id])
-				return r.err
-			}
-			lastRank = rank
-			if rank > sectionRank[secGlobal] && !in.globalDone {
-				if err := in.writeGlobalSection(nil, 0); err != nil {
-					return err
-				}
-			}
-			if rank > sectionRank[secExport] && !in.exportDone {
-				in.writeExportSection(nil, 0)
-			}
-		}
 		raw := r.buf[start:r.off]
-		switch id {
-		case secCustom:
-			if in.custom(s, raw); in.err != nil {
-				return in.err
+		if id == secCustom {
+			if name := customSection(s); s.ok() && !dropCustom(name) {
+				in.out = append(in.out, raw...)
+			}
+			if s.err != nil {
+				return s.err
 			}
 			continue
-		case secImport:
-			in.imports(s)
-		case secFunction:
-			in.function(s)
-		case secTable:
-			in.earlyGlobalRefs = max(in.earlyGlobalRefs, tableSection(s))
-		case secMemory:
-			memorySection(s)
-		case secTag:
-			tagSection(s)
-		case secGlobal:
-			in.global(s)
-		case secExport:
-			in.export(s)
-		case secStart, secDataCount:
-			indexSection(s)
-		case secElement:
-			elementSection(s, in.globals)
-		case secCode:
-			in.code(s)
-		case secType:
-			typeSection(s)
-		case secData:
-			dataSection(s, in.globals)
 		}
-		if in.err != nil {
-			return in.err
+		rank := sectionRank[id]
+		if rank <= lastRank {
+			r.off = start
+			r.failf("%s section out of order", sectionNames[id])
+			return r.err
 		}
-		if err := end(s); err != nil {
+		lastRank = rank
+		if err := in.writeMissing(rank); err != nil {
 			return err
 		}
+		if err := in.section(id, s, raw); err != nil {
+			return err
+		}
+	}
+	if err := in.writeMissing(math.MaxInt); err != nil {
+		return err
+	}
+	return in.validate()
+}
+
+// writeMissing writes the extended sections that come before rank in the
+// section order and are not written yet: the module does not have them.
+func (in *instrumenter) writeMissing(rank int) error {
+	for _, id := range extended {
+		if in.done[id] || sectionRank[id] >= rank {
+			continue
+		}
+		var err error
 		switch id {
-		case secGlobal, secExport, secCode: // written by their handlers
-		default:
-			in.out = append(in.out, raw...)
+		case secType:
+			in.writeTypes(nil, 0)
+		case secFunction:
+			in.writeFunctions(nil, 0)
+		case secMemory:
+			in.writeMemory()
+		case secGlobal:
+			err = in.writeGlobals(nil, 0)
+		case secExport:
+			in.writeExports(nil, 0)
+		case secCode:
+			in.writeSlowBody(nil, 0)
 		}
-	}
-	if !in.globalDone {
-		if err := in.writeGlobalSection(nil, 0); err != nil {
+		if err != nil {
 			return err
 		}
 	}
-	if !in.exportDone {
-		in.writeExportSection(nil, 0)
+	return nil
+}
+
+// section decodes one non-custom section and writes it, extended or as it is.
+func (in *instrumenter) section(id byte, s *reader, raw []byte) error {
+	switch id {
+	case secType:
+		in.types = typeSection(s)
+	case secImport:
+		in.importedFuncs, in.importedGlobals, in.importedMemory = importSection(s)
+	case secFunction:
+		in.definedFuncs = functionSection(s)
+	case secTable:
+		tableSection(s)
+	case secMemory:
+		in.definedMemory = memorySection(s)
+	case secTag:
+		tagSection(s)
+	case secGlobal:
+		in.definedGlobals = globalSection(s)
+	case secExport:
+		instrumented, memories := exportSection(s)
+		if instrumented {
+			return ErrAlreadyInstrumented
+		}
+		in.exportedMemory = memories
+	case secStart:
+		startSection(s)
+	case secElement:
+		elementSection(s)
+	case secDataCount:
+		dataCountSection(s)
+	case secCode:
+		return in.code(s)
+	case secData:
+		dataSection(s)
 	}
-	if in.functions != in.bodies {
-		return fmt.Errorf("%w: %d functions declared but %d bodies given", ErrMalformed, in.functions, in.bodies)
+	if err := end(s); err != nil {
+		return err
+	}
+	n, entries := vector(s.buf)
+	switch {
+	case id == secType:
+		in.writeTypes(entries, n)
+	case id == secFunction:
+		in.writeFunctions(entries, n)
+	case id == secGlobal:
+		return in.writeGlobals(entries, n)
+	case id == secExport:
+		in.writeExports(entries, n)
+	case id == secMemory && in.memories() == 0:
+		in.writeMemory() // an empty memory section: replace it
+	case id == secDataCount && len(s.buf) == 0:
+		// wazero reads an empty data count section as 0, but only at the
+		// end of the module, where it is no longer once sections follow.
+		in.out = append(in.out, secDataCount, 1, 0)
+	default:
+		in.done[id] = true
+		in.out = append(in.out, raw...)
 	}
 	return nil
 }
@@ -218,131 +310,19 @@ func end(s *reader) error {
 	return s.err
 }
 
-// custom keeps a custom section unless it locates code by offset.
-func (in *instrumenter) custom(s *reader, raw []byte) {
-	name := s.bytes(int(s.u32()))
-	if s.ok() && !dropCustom(string(name)) {
-		in.out = append(in.out, raw...)
-	}
-	in.err = s.err
+// vector splits the content of a decoded section into its leading count and
+// the entries after it.
+func vector(content []byte) (n uint64, entries []byte) {
+	r := reader{buf: content}
+	n = uint64(r.u32())
+	return n, content[r.off:]
 }
 
-// imports counts the imported globals.
-func (in *instrumenter) imports(s *reader) {
-	n := s.count(4) // two names, a kind and an index: 4 bytes at least
-	for i := 0; i < n && s.ok(); i++ {
-		s.bytes(int(s.u32())) // module
-		s.bytes(int(s.u32())) // name
-		switch kind := s.byte(); kind {
-		case 0x00: // function: type index
-			s.u32()
-		case 0x01: // table
-			in.earlyGlobalRefs = max(in.earlyGlobalRefs, tableType(s))
-		case 0x02: // memory
-			limits(s)
-		case 0x03: // global
-			valType(s)
-			mutability(s)
-			in.importedGlobals++
-		case 0x04: // tag: attribute, type index
-			s.byte()
-			s.u32()
-		default:
-			if s.ok() {
-				s.off--
-				s.failf("unknown import kind %#x", kind)
-			}
-		}
-	}
-}
-
-func mutability(s *reader) {
-	if m := s.byte(); m > 1 && s.ok() {
-		s.off--
-		s.failf("invalid mutability %#x", m)
-	}
-}
-
-// function reads the number of functions.
-func (in *instrumenter) function(s *reader) {
-	n := s.count(1)
-	for i := 0; i < n && s.ok(); i++ {
-		s.u32()
-	}
-	in.functions = uint64(n)
-}
-
-// global writes the module's global section with the flag appended.
-func (in *instrumenter) global(s *reader) {
-	n := s.count(3) // type, mutability, end: 3 bytes at least
-	total := in.importedGlobals + uint64(n)
-	entries := s.off
-	for i := 0; i < n && s.ok(); i++ {
-		valType(s)
-		mutability(s)
-		constExprIn(s, total)
-	}
-	if end(s) == nil {
-		in.err = in.writeGlobalSection(s.buf[entries:], uint64(n))
-	}
-}
-
-// writeGlobalSection writes a global section holding n existing entries and
-// then the flag: a mutable i32 initialised by i32.const 0.
-func (in *instrumenter) writeGlobalSection(entries []byte, n uint64) error {
-	in.globals = in.importedGlobals + n
-	in.globalDone = true
-	if in.earlyGlobalRefs > in.globals {
-		return fmt.Errorf("%w: a table initialiser reads global %d out of range (%d globals)",
-			ErrMalformed, in.earlyGlobalRefs-1, in.globals)
-	}
-	if in.globals >= math.MaxUint32 {
-		return fmt.Errorf("%w: too many globals (%d) to add one", ErrMalformed, in.globals)
-	}
-	flag := []byte{typeI32, 0x01, 0x41, 0x00, opEnd}
-	in.writeSection(secGlobal, n+1, entries, flag)
-	return nil
-}
-
-// export writes the module's export section with the flag's export appended.
-func (in *instrumenter) export(s *reader) {
-	n := s.count(3) // name length, kind, index: 3 bytes at least
-	entries := s.off
-	for i := 0; i < n && s.ok(); i++ {
-		name := s.bytes(int(s.u32()))
-		kind := s.byte()
-		idx := s.u32()
-		switch {
-		case !s.ok():
-		case string(name) == GlobalExport:
-			in.err = ErrAlreadyInstrumented
-			return
-		case kind > 0x04:
-			s.failf("unknown export kind %#x", kind)
-		case kind == 0x03 && uint64(idx) >= in.globals:
-			s.failf("export %q: global index %d out of range (%d globals)", name, idx, in.globals)
-		}
-	}
-	if end(s) == nil {
-		in.writeExportSection(s.buf[entries:], uint64(n))
-	}
-}
-
-// writeExportSection writes an export section holding n existing entries and
-// then the flag's export.
-func (in *instrumenter) writeExportSection(entries []byte, n uint64) {
-	in.exportDone = true
-	e := appendU32(nil, uint32(len(GlobalExport)))
-	e = append(e, GlobalExport...)
-	e = append(e, 0x03)
-	e = appendU32(e, uint32(in.globals))
-	in.writeSection(secExport, n+1, entries, e)
-}
-
-// writeSection writes a section made of a count, then entries, then extra.
+// writeSection writes section id made of a count, then entries, then extra.
 // Counts and sizes fit in 32 bits: n-1 and len(entries) came from a section
 // whose size fit, and extra is a few bytes.
 func (in *instrumenter) writeSection(id byte, n uint64, entries, extra []byte) {
+	in.done[id] = true
 	cnt := appendU32(nil, uint32(n))
 	in.out = append(in.out, id)
 	in.out = appendU32(in.out, uint32(len(cnt)+len(entries)+len(extra)))
@@ -351,35 +331,144 @@ func (in *instrumenter) writeSection(id byte, n uint64, entries, extra []byte) {
 	in.out = append(in.out, extra...)
 }
 
-// code writes the code section with every function body rewritten.
-func (in *instrumenter) code(s *reader) {
-	c := codeRewriter{globals: uint32(in.globals), check: checkCode(uint32(in.globals))}
+// writeTypes writes the type section with the slow path's type, () -> (),
+// appended.
+func (in *instrumenter) writeTypes(entries []byte, n uint64) {
+	in.writeSection(secType, n+1, entries, []byte{0x60, 0, 0})
+}
+
+// writeFunctions writes the function section with the slow path appended.
+func (in *instrumenter) writeFunctions(entries []byte, n uint64) {
+	in.writeSection(secFunction, n+1, entries, appendU32(nil, uint32(in.newType())))
+}
+
+// writeMemory writes a memory section holding one memory of zero pages, for
+// a module that has none.
+func (in *instrumenter) writeMemory() {
+	if in.memories() > 0 {
+		in.done[secMemory] = true
+		return
+	}
+	in.writeSection(secMemory, 1, nil, []byte{0x01, 0, 0})
+}
+
+// writeGlobals writes the global section with the flag (a mutable i32,
+// initially 0) and the tick counter (a mutable i32, initially the budget)
+// appended.
+func (in *instrumenter) writeGlobals(entries []byte, n uint64) error {
+	if in.globals()+2 > math.MaxUint32 {
+		return fmt.Errorf("%w: too many globals (%d) to add two", ErrMalformed, in.globals())
+	}
+	extra := []byte{typeI32, 0x01, opI32Const, 0x00, opEnd, typeI32, 0x01, opI32Const}
+	extra = appendS32(extra, tickBudget)
+	extra = append(extra, opEnd)
+	in.writeSection(secGlobal, n+2, entries, extra)
+	return nil
+}
+
+// writeExports writes the export section with the flag's export appended.
+func (in *instrumenter) writeExports(entries []byte, n uint64) {
+	e := appendU32(nil, uint32(len(GlobalExport)))
+	e = append(e, GlobalExport...)
+	e = append(e, 0x03)
+	e = appendU32(e, uint32(in.flag()))
+	in.writeSection(secExport, n+1, entries, e)
+}
+
+// slowBody returns the body of the slow-path function, size included.
+func (in *instrumenter) slowBody() []byte {
+	b := []byte{0} // no locals
+	b = append(b, opI32Const, 0, opMemoryGrow, 0, opDrop)
+	b = appendU32(append(b, opGlobalGet), uint32(in.flag()))
+	b = append(b, opIf, blockEmpty, opUnreachable, opEnd)
+	b = appendS32(append(b, opI32Const), tickBudget)
+	b = appendU32(append(b, opGlobalSet), uint32(in.ticks()))
+	b = append(b, opEnd)
+	return append(appendU32(nil, uint32(len(b))), b...)
+}
+
+// writeSlowBody writes a code section made of content (n rewritten bodies)
+// and the slow path's body.
+func (in *instrumenter) writeSlowBody(content []byte, n uint64) {
+	in.writeSection(secCode, n+1, content, in.slowBody())
+}
+
+// checkCode returns the check for a site of weight w:
+//
+//	global.get $ticks ; i32.const w ; i32.sub ; global.set $ticks
+//	global.get $ticks ; i32.const 0 ; i32.lt_s ; if ; call $slow ; end
+func (in *instrumenter) checkCode(w int32) []byte {
+	t := uint32(in.ticks())
+	b := appendU32([]byte{opGlobalGet}, t)
+	b = appendS32(append(b, opI32Const), w)
+	b = appendU32(append(b, opI32Sub, opGlobalSet), t)
+	b = appendU32(append(b, opGlobalGet), t)
+	b = append(b, opI32Const, 0, opI32LtS, opIf, blockEmpty, opCall)
+	b = appendU32(b, uint32(in.slowFunc()))
+	return append(b, opEnd)
+}
+
+// code writes the code section with every body rewritten and the slow
+// path's body appended.
+func (in *instrumenter) code(s *reader) error {
 	n := s.count(2) // body size and an end: 2 bytes at least
 	in.bodies = uint64(n)
 	// A hint only: bodies grow by one check each, plus one per loop.
-	content := make([]byte, 0, s.len()+s.len()/8+n*len(c.check)+5)
-	content = appendU32(content, uint32(n))
-	var body []byte
+	content := make([]byte, 0, s.len()+s.len()/4+n*24)
+	var scan codeScanner
+	checks := map[int32][]byte{}
 	for i := 0; i < n && s.ok(); i++ {
+		s.what = "code section"
 		b := s.sub(int(s.u32()), fmt.Sprintf("code section: body %d", i))
 		if !s.ok() {
-			return
+			break
 		}
-		body = c.body(body[:0], b)
+		sites := scan.scan(b)
 		if !b.ok() {
-			in.err = b.err
-			return
+			return b.err
 		}
-		content = appendU32(content, uint32(len(body)))
-		content = append(content, body...)
-		if uint64(len(content)) > math.MaxUint32 {
-			in.err = errors.New("interrupt: code section exceeds 4 GiB once instrumented")
-			return
+		size := len(b.buf)
+		for _, site := range sites {
+			if checks[site.weight] == nil {
+				checks[site.weight] = in.checkCode(site.weight)
+			}
+			size += len(checks[site.weight])
 		}
+		if size > math.MaxUint32 || len(content)+size+5 > math.MaxUint32 {
+			return errors.New("interrupt: code section exceeds 4 GiB once instrumented")
+		}
+		content = appendU32(content, uint32(size))
+		last := 0
+		for _, site := range sites {
+			content = append(content, b.buf[last:site.at]...)
+			content = append(content, checks[site.weight]...)
+			last = site.at
+		}
+		content = append(content, b.buf[last:]...)
 	}
-	if end(s) == nil {
-		in.out = append(in.out, secCode)
-		in.out = appendU32(in.out, uint32(len(content)))
-		in.out = append(in.out, content...)
+	if err := end(s); err != nil {
+		return err
 	}
+	in.writeSlowBody(content, uint64(n))
+	return nil
+}
+
+// validate checks, once every section is read, that the module stays within
+// its own index spaces (see [usage]) and that its function and code
+// sections agree.
+func (in *instrumenter) validate() error {
+	u := &in.use
+	switch {
+	case in.definedFuncs != in.bodies:
+		return fmt.Errorf("%w: %d functions declared but %d bodies given", ErrMalformed, in.definedFuncs, in.bodies)
+	case u.types > in.types:
+		return fmt.Errorf("%w: refers to type %d, but the module has %d types", ErrMalformed, u.types-1, in.types)
+	case u.funcs > in.funcs():
+		return fmt.Errorf("%w: refers to function %d, but the module has %d functions", ErrMalformed, u.funcs-1, in.funcs())
+	case u.globals > in.globals():
+		return fmt.Errorf("%w: refers to global %d, but the module has %d globals", ErrMalformed, u.globals-1, in.globals())
+	case u.memory && in.memories() == 0, in.exportedMemory > in.memories():
+		return fmt.Errorf("%w: uses a memory, but the module has none", ErrMalformed)
+	}
+	return nil
 }

@@ -180,7 +180,7 @@ func TestInstrument_Bare(t *testing.T) {
 	for _, s := range sections(t, out) {
 		ids = append(ids, s.id)
 	}
-	// type, function, memory, global, export, start, code
+	// type, function, memory, global (added), export (added), start, code
 	if want := []byte{1, 3, 5, 6, 7, 8, 10}; !bytes.Equal(ids, want) {
 		t.Fatalf("section ids %v, want %v", ids, want)
 	}
@@ -199,19 +199,31 @@ func TestInstrument_Bare(t *testing.T) {
 	}
 }
 
-// TestInstrument_Code checks the exact bytes of an instrumented body: the
-// check after the locals and after each loop's block type, and nowhere else.
+// TestInstrument_Code checks the exact bytes of an instrumented body (the
+// check after the locals and after each loop's block type, and nowhere
+// else) and of the slow-path function.
 func TestInstrument_Code(t *testing.T) {
-	check := []byte{0x23, 0, 0x04, 0x40, 0x00, 0x0b}
+	// Globals: 0 the flag, 1 the ticks. Functions: 0 the body, 1 the slow path.
+	check := []byte{
+		0x23, 1, 0x41, 1, 0x6b, 0x24, 1, // ticks -= 1
+		0x23, 1, 0x41, 0, 0x48, 0x04, 0x40, 0x10, 1, 0x0b, // if ticks < 0 { call slow }
+	}
+	slow := []byte{
+		0,                      // no locals
+		0x41, 0, 0x40, 0, 0x1a, // drop(memory.grow(0))
+		0x23, 0, 0x04, 0x40, 0x00, 0x0b, // if flag { unreachable }
+		0x41, 0x80, 0xc0, 0x00, 0x24, 1, // ticks = 8192
+		0x0b,
+	}
 	body := []byte{
 		1, 1, 0x7f, // one i32 local
 		0x02, 0x40, // block
 		0x03, 0x7f, // loop (result i32)
 		0x41, 0x03, // i32.const 3 (0x03 is also the loop opcode)
-		0x0b,       // end
-		0x1a,       // drop
-		0x0b,       // end
-		0x0b,       // end
+		0x0b, // end
+		0x1a, // drop
+		0x0b, // end
+		0x0b, // end
 	}
 	want := slices.Concat(body[:3], check, body[3:7], check, body[7:])
 	in := module(
@@ -220,12 +232,21 @@ func TestInstrument_Code(t *testing.T) {
 		section(10, slices.Concat([]byte{1, byte(len(body))}, body)...),
 	)
 	out := mustInstrument(t, in)
-	code := sections(t, out)[4]
-	if code.id != 10 {
-		t.Fatalf("section 4 is %d, want the code section", code.id)
+	secs := sections(t, out)
+	var ids []byte
+	for _, s := range secs {
+		ids = append(ids, s.id)
 	}
-	if got := code.body[2:]; !bytes.Equal(got, want) || int(code.body[1]) != len(want) {
-		t.Errorf("body\n got % x\nwant % x", got, want)
+	// type, function, memory (added: the slow path needs one), global, export, code
+	if wantIDs := []byte{1, 3, 5, 6, 7, 10}; !bytes.Equal(ids, wantIDs) {
+		t.Fatalf("section ids %v, want %v", ids, wantIDs)
+	}
+	wantCode := slices.Concat([]byte{2, byte(len(want))}, want, []byte{byte(len(slow))}, slow)
+	if got := secs[5].body; !bytes.Equal(got, wantCode) {
+		t.Errorf("code section\n got % x\nwant % x", got, wantCode)
+	}
+	if got, want := secs[0].body, []byte{2, 0x60, 0, 0, 0x60, 0, 0}; !bytes.Equal(got, want) {
+		t.Errorf("type section % x, want % x", got, want)
 	}
 	if _, err := newRuntime(context.Background(), api.CoreFeaturesV2).CompileModule(context.Background(), out); err != nil {
 		t.Fatal(err)
@@ -243,7 +264,7 @@ func TestInstrument_Sections(t *testing.T) {
 		switch {
 		case s.id == 0 && bytes.HasPrefix(s.body[1:], []byte(".debug_")):
 			dropped = append(dropped, s.raw)
-		case s.id != 6 && s.id != 7 && s.id != 10:
+		case !extended(s.id):
 			kept = append(kept, s.raw)
 		}
 	}
@@ -253,7 +274,7 @@ func TestInstrument_Sections(t *testing.T) {
 	var got [][]byte
 	hasName := false
 	for _, s := range sections(t, out) {
-		if s.id != 6 && s.id != 7 && s.id != 10 {
+		if !extended(s.id) {
 			got = append(got, s.raw)
 		}
 		hasName = hasName || s.id == 0 && bytes.HasPrefix(s.body[1:], []byte("name"))
@@ -264,6 +285,12 @@ func TestInstrument_Sections(t *testing.T) {
 	if !hasName {
 		t.Errorf("name section dropped")
 	}
+}
+
+// extended reports whether Instrument adds to sections with this id (the
+// fixture of TestInstrument_Sections has a memory).
+func extended(id byte) bool {
+	return id == 1 || id == 3 || id == 6 || id == 7 || id == 10
 }
 
 // TestInstrument_Twice: instrumenting an instrumented module is rejected.

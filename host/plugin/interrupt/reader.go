@@ -12,6 +12,41 @@ type reader struct {
 	base int    // offset of buf[0] in the module, for error messages
 	what string // the structure being read, for error messages
 	err  error
+	use  *usage // indices read so far, shared by every reader of one module
+}
+
+// usage records, for each index space that Instrument extends, one more
+// than the highest index the module refers to, and whether it uses a
+// memory. A valid module stays within its own spaces; one that reaches past
+// them would, once instrumented, reach what Instrument added (a guest
+// resetting the flag, say), so Instrument rejects it.
+type usage struct {
+	types, funcs, globals uint64
+	memory                bool
+}
+
+func (r *reader) useType(i uint32) {
+	if r.use != nil {
+		r.use.types = max(r.use.types, uint64(i)+1)
+	}
+}
+
+func (r *reader) useFunc(i uint32) {
+	if r.use != nil {
+		r.use.funcs = max(r.use.funcs, uint64(i)+1)
+	}
+}
+
+func (r *reader) useGlobal(i uint32) {
+	if r.use != nil {
+		r.use.globals = max(r.use.globals, uint64(i)+1)
+	}
+}
+
+func (r *reader) useMemory() {
+	if r.use != nil {
+		r.use.memory = true
+	}
 }
 
 // failf records the first decoding error, naming the structure and the
@@ -32,7 +67,7 @@ func (r *reader) len() int { return len(r.buf) - r.off }
 // sub returns a reader over the next n bytes and skips them in r.
 func (r *reader) sub(n int, what string) *reader {
 	b := r.bytes(n)
-	return &reader{buf: b, base: r.base + r.off - len(b), what: what, err: r.err}
+	return &reader{buf: b, base: r.base + r.off - len(b), what: what, err: r.err, use: r.use}
 }
 
 func (r *reader) byte() byte {
@@ -140,6 +175,18 @@ func (r *reader) skipLEB(max int) {
 		}
 	}
 	r.failf("integer longer than %d bytes", max)
+}
+
+// appendS32 appends v as signed LEB128.
+func appendS32(b []byte, v int32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 && c&0x40 == 0 || v == -1 && c&0x40 != 0 {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
 }
 
 // appendU32 appends v as unsigned LEB128.

@@ -1,12 +1,12 @@
 package interrupt
 
-// This file decodes the sections Instrument keeps as they are, so that a
-// malformed module is reported here rather than half rewritten, and so that
-// no constant expression can read the new flag. Each function consumes the
-// whole section; the caller checks what is left.
+// This file decodes sections. Each function consumes a whole section's
+// content (the caller checks that nothing is left) and records in the
+// reader's usage every index the section refers to.
 
-// typeSection decodes function types, alone or in recursion groups (0x4e).
-func typeSection(s *reader) {
+// typeSection decodes function types, alone or in recursion groups (0x4e),
+// and returns how many type indices they define.
+func typeSection(s *reader) (types uint64) {
 	n := s.count(3) // 0x60 and two counts: 3 bytes at least
 	for i := 0; i < n && s.ok(); i++ {
 		if s.len() > 0 && s.buf[s.off] == 0x4e {
@@ -15,10 +15,13 @@ func typeSection(s *reader) {
 			for j := 0; j < m && s.ok(); j++ {
 				funcType(s)
 			}
+			types += uint64(m)
 			continue
 		}
 		funcType(s)
+		types++
 	}
+	return types
 }
 
 func funcType(s *reader) {
@@ -34,20 +37,58 @@ func funcType(s *reader) {
 	}
 }
 
-// tableSection decodes table types and returns one more than the highest
-// global index their initialisers read.
-func tableSection(s *reader) (globalsUsed uint64) {
+// importSection decodes imports and counts them by kind.
+func importSection(s *reader) (funcs, globals, memories uint64) {
+	n := s.count(4) // two names, a kind and an index: 4 bytes at least
+	for i := 0; i < n && s.ok(); i++ {
+		s.bytes(int(s.u32())) // module
+		s.bytes(int(s.u32())) // name
+		switch kind := s.byte(); kind {
+		case 0x00: // function: type index
+			s.useType(s.u32())
+			funcs++
+		case 0x01: // table
+			tableType(s)
+		case 0x02: // memory
+			limits(s)
+			memories++
+		case 0x03: // global
+			globalType(s)
+			globals++
+		case 0x04: // tag: attribute, type index
+			s.byte()
+			s.useType(s.u32())
+		default:
+			if s.ok() {
+				s.off--
+				s.failf("unknown import kind %#x", kind)
+			}
+		}
+	}
+	return funcs, globals, memories
+}
+
+// functionSection decodes the type index of each function.
+func functionSection(s *reader) (funcs uint64) {
+	n := s.count(1)
+	for i := 0; i < n && s.ok(); i++ {
+		s.useType(s.u32())
+	}
+	return uint64(n)
+}
+
+// tableSection decodes table types.
+func tableSection(s *reader) {
 	n := s.count(2)
 	for i := 0; i < n && s.ok(); i++ {
-		globalsUsed = max(globalsUsed, tableType(s))
+		tableType(s)
 	}
-	return globalsUsed
 }
 
 // tableType decodes a table type as wazero reads it: an optional 0x40 0x00
 // prefix announcing an initialiser, a reference type, limits, and the
-// initialiser. It returns what [constExpr] returns for the initialiser.
-func tableType(s *reader) (globalsUsed uint64) {
+// initialiser.
+func tableType(s *reader) {
 	b := s.byte()
 	init := b == 0x40
 	if init {
@@ -62,9 +103,8 @@ func tableType(s *reader) (globalsUsed uint64) {
 	}
 	limits(s)
 	if init {
-		return constExpr(s)
+		constExpr(s)
 	}
-	return 0
 }
 
 // limits decodes the limits of a table or memory (flags 0x02 and 0x03 mark
@@ -84,11 +124,13 @@ func limits(s *reader) {
 	}
 }
 
-func memorySection(s *reader) {
+// memorySection decodes memory types.
+func memorySection(s *reader) (memories uint64) {
 	n := s.count(2)
 	for i := 0; i < n && s.ok(); i++ {
 		limits(s)
 	}
+	return uint64(n)
 }
 
 // tagSection decodes exception tags: an attribute byte and a type index.
@@ -96,21 +138,70 @@ func tagSection(s *reader) {
 	n := s.count(2)
 	for i := 0; i < n && s.ok(); i++ {
 		s.byte()
-		s.u32()
+		s.useType(s.u32())
 	}
 }
 
-// indexSection decodes a section made of one index (start, data count). An
-// empty data count section is accepted, as wazero does.
-func indexSection(s *reader) {
+// globalSection decodes global definitions.
+func globalSection(s *reader) (globals uint64) {
+	n := s.count(3) // type, mutability, end: 3 bytes at least
+	for i := 0; i < n && s.ok(); i++ {
+		globalType(s)
+		constExpr(s)
+	}
+	return uint64(n)
+}
+
+func globalType(s *reader) {
+	valType(s)
+	if m := s.byte(); m > 1 && s.ok() {
+		s.off--
+		s.failf("invalid mutability %#x", m)
+	}
+}
+
+// exportSection decodes exports; it reports whether one is named
+// [GlobalExport] and returns one more than the highest memory index
+// exported.
+func exportSection(s *reader) (instrumented bool, memories uint64) {
+	n := s.count(3) // name length, kind, index: 3 bytes at least
+	for i := 0; i < n && s.ok(); i++ {
+		name := s.bytes(int(s.u32()))
+		kind := s.byte()
+		idx := s.u32()
+		switch {
+		case !s.ok():
+		case string(name) == GlobalExport:
+			instrumented = true
+		case kind == 0x00:
+			s.useFunc(idx)
+		case kind == 0x02:
+			memories = max(memories, uint64(idx)+1)
+		case kind == 0x03:
+			s.useGlobal(idx)
+		case kind > 0x04:
+			s.off--
+			s.failf("unknown export kind %#x", kind)
+		}
+	}
+	return instrumented, memories
+}
+
+// startSection decodes the start function's index.
+func startSection(s *reader) {
+	s.useFunc(s.u32())
+}
+
+// dataCountSection decodes the number of data segments; an empty section
+// is accepted, as wazero does.
+func dataCountSection(s *reader) {
 	if s.len() > 0 {
 		s.u32()
 	}
 }
 
-// elementSection decodes element segments in their eight encodings; every
-// constant expression may read only the first globals globals.
-func elementSection(s *reader, globals uint64) {
+// elementSection decodes element segments in their eight encodings.
+func elementSection(s *reader) {
 	n := s.count(2)
 	for i := 0; i < n && s.ok(); i++ {
 		flags := s.u32()
@@ -126,7 +217,7 @@ func elementSection(s *reader, globals uint64) {
 			s.u32() // table index
 		}
 		if active {
-			constExprIn(s, globals) // offset
+			constExpr(s) // offset
 		}
 		if flags != 0 && flags != 4 { // element kind or reference type
 			if b := s.byte(); exprs && (b == refNullable || b == refNonNullable) {
@@ -136,9 +227,9 @@ func elementSection(s *reader, globals uint64) {
 		m := s.count(1)
 		for j := 0; j < m && s.ok(); j++ {
 			if exprs {
-				constExprIn(s, globals)
+				constExpr(s)
 			} else {
-				s.u32() // function index
+				s.useFunc(s.u32())
 			}
 		}
 	}
@@ -146,20 +237,29 @@ func elementSection(s *reader, globals uint64) {
 
 // dataSection decodes data segments: active (0), passive (1) or active with
 // a memory index (2).
-func dataSection(s *reader, globals uint64) {
+func dataSection(s *reader) {
 	n := s.count(2)
 	for i := 0; i < n && s.ok(); i++ {
 		switch flags := s.u32(); {
 		case !s.ok():
 		case flags == 0:
-			constExprIn(s, globals)
+			constExpr(s)
+			s.useMemory()
 		case flags == 1:
 		case flags == 2:
 			s.u32()
-			constExprIn(s, globals)
+			constExpr(s)
+			s.useMemory()
 		default:
 			s.failf("invalid data segment flags %d", flags)
 		}
 		s.bytes(int(s.u32()))
 	}
+}
+
+// customSection decodes a custom section's name; the rest is opaque.
+func customSection(s *reader) string {
+	name := s.bytes(int(s.u32()))
+	s.off = len(s.buf)
+	return string(name)
 }

@@ -1,0 +1,73 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	extism "github.com/extism/go-sdk"
+	"github.com/tetratelabs/wazero"
+)
+
+// extismPlugin instantiates one of the Extism-built plugins of
+// testdata/extism with extism/go-sdk, the way its own benchmarks do.
+func extismPlugin(b *testing.B, file string) *extism.Plugin {
+	b.Helper()
+	ctx := context.Background()
+	wasm, err := os.ReadFile(filepath.Join("testdata", "extism", file))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cache := wazero.NewCompilationCache()
+	b.Cleanup(func() { cache.Close(ctx) })
+	cp, err := extism.NewCompiledPlugin(ctx, extism.Manifest{Wasm: []extism.Wasm{extism.WasmData{Data: wasm}}},
+		extism.PluginConfig{EnableWasi: true, RuntimeConfig: wazero.NewRuntimeConfig().WithCompilationCache(cache)}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cp.Close(ctx) })
+	p, err := cp.Instance(ctx, extism.PluginInstanceConfig{ModuleConfig: wazero.NewModuleConfig()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.Close(ctx) })
+	return p
+}
+
+// BenchmarkExtism calls Extism-built plugins through extism/go-sdk v1.7.1:
+// call=noop is run_test of noop.wasm (TinyGo, empty input, does nothing);
+// call=echo1KiB is run_test of replace.wasm (TinyGo, go-pdk) on the same
+// 1 KiB as BenchmarkRoundTrip1KiB, which it reads and hands back unchanged
+// (it replaces "test", which the input does not contain);
+// call=countVowels is count_vowels of count_vowels.wasm (Rust PDK) on
+// "Hello World".
+func BenchmarkExtism(b *testing.B) {
+	kib := oneKiB()
+	for _, c := range []struct {
+		name, file, fn string
+		in, want       []byte
+	}{
+		{"noop", "noop.wasm", "run_test", nil, nil},
+		{"echo1KiB", "replace.wasm", "run_test", kib, kib},
+		{"countVowels", "count_vowels.wasm", "count_vowels", []byte("Hello World"), []byte(`{"count":3,"total":3,"vowels":"aeiouAEIOU"}`)},
+	} {
+		b.Run("call="+c.name, func(b *testing.B) {
+			p := extismPlugin(b, c.file)
+			rc, out, err := p.Call(c.fn, c.in)
+			if err != nil || rc != 0 || !bytes.Equal(out, c.want) {
+				b.Fatalf("%s: rc %d, output %q, %v", c.fn, rc, out, err)
+			}
+			if len(c.in) > 0 {
+				b.SetBytes(int64(len(c.in)))
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := p.Call(c.fn, c.in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
