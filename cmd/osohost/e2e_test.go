@@ -285,7 +285,8 @@ func TestE2E_QueueRoundTrip(t *testing.T) {
 		t.Fatalf("RSA CA-style leaf: %d %s", r.status, r.body)
 	}
 	// One access line per request, with the trace id and the event key.
-	if out := srv.out.String(); !strings.Contains(out, `"event":"request served"`) || !strings.Contains(out, `"trace_id":"trace-123"`) || !strings.Contains(out, `"app":{"name":"e2e"}`) {
+	if out := srv.out.String(); !strings.Contains(out, `"event":"request served"`) || !strings.Contains(out, `"trace_id":"trace-123"`) || !strings.Contains(out, `"app":{"name":"e2e"}`) ||
+		!strings.Contains(out, pki.FormatFingerprint(pk.Client.Fingerprint)) {
 		t.Fatalf("access log lines missing:\n%s", out)
 	}
 }

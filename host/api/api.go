@@ -182,7 +182,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set(kv[0], kv[1])
 	}
 	hdr.Set("X-Trace-ID", tid)
-	ctx, cancel := context.WithTimeoutCause(context.WithValue(r.Context(), traceKey{}, tid), h.opts.RequestTimeout, plugin.ErrCallTimeout)
+	who := &principalHolder{}
+	ctx := context.WithValue(context.WithValue(r.Context(), traceKey{}, tid), principalKey{}, who)
+	ctx, cancel := context.WithTimeoutCause(ctx, h.opts.RequestTimeout, plugin.ErrCallTimeout)
 	defer cancel()
 	r = r.WithContext(ctx)
 	rec := &statusRecorder{ResponseWriter: w}
@@ -209,16 +211,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.log.Info("request served",
 		"trace_id", tid, "method", r.Method, "path", r.URL.Path, "route", routeName,
 		"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000,
-		"remote", r.RemoteAddr, "principal", principalOf(ctx), "proto", r.Proto)
+		"remote", r.RemoteAddr, "principal", who.value(), "proto", r.Proto)
 }
 
 type principalKey struct{}
 
-func principalOf(ctx context.Context) any {
-	if p, ok := ctx.Value(principalKey{}).(*auth.Principal); ok && p != nil {
-		return p
+// principalHolder carries the authenticated principal of one request back
+// to the access log line; it is written once, by authenticate, on the
+// request's goroutine.
+type principalHolder struct {
+	p  auth.Principal
+	ok bool
+}
+
+func (h *principalHolder) value() any {
+	if !h.ok {
+		return nil
 	}
-	return nil
+	return h.p
 }
 
 // authenticate checks the client against the routes' allowlist and records
@@ -228,7 +238,10 @@ func (h *Handler) authenticate(r *http.Request) (*http.Request, error) {
 	if err != nil {
 		return r, err
 	}
-	return r.WithContext(context.WithValue(r.Context(), principalKey{}, &p)), nil
+	if who, _ := r.Context().Value(principalKey{}).(*principalHolder); who != nil {
+		who.p, who.ok = p, true
+	}
+	return r, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {

@@ -257,9 +257,51 @@ func dataSection(s *reader) {
 	}
 }
 
-// customSection decodes a custom section's name; the rest is opaque.
+// customSection decodes a custom section's name and, for the "name"
+// section, its content; other custom sections are opaque.
 func customSection(s *reader) string {
-	name := s.bytes(int(s.u32()))
+	name := string(s.bytes(int(s.u32())))
+	if name == "name" && s.ok() {
+		nameSection(s)
+	}
 	s.off = len(s.buf)
-	return string(name)
+	return name
+}
+
+// nameSection decodes the subsections of the "name" section. wazero reads
+// the module name (0), function names (1) and local names (2) without
+// regard to their declared sizes, so past a malformed one it would read
+// the sections that follow, which Instrument changes: a subsection whose
+// content does not fill its size exactly is an error.
+func nameSection(s *reader) {
+	for s.len() > 0 && s.ok() {
+		id := s.byte()
+		sub := s.sub(int(s.u32()), "name section")
+		switch id {
+		case 0:
+			sub.bytes(int(sub.u32()))
+		case 1:
+			nameMap(sub)
+		case 2:
+			n := sub.count(2)
+			for i := 0; i < n && sub.ok(); i++ {
+				sub.u32()
+				nameMap(sub)
+			}
+		default:
+			sub.off = len(sub.buf)
+		}
+		if err := end(sub); err != nil {
+			s.err = err
+		}
+	}
+}
+
+// nameMap decodes a vector of (index, name) pairs.
+func nameMap(s *reader) {
+	n := s.count(2)
+	for i := 0; i < n && s.ok(); i++ {
+		s.u32()
+		s.bytes(int(s.u32()))
+	}
 }
