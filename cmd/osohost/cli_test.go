@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/osohost/osohost/host/pki"
+	"github.com/osohost/osohost/host/pki/pkitest"
+	"github.com/osohost/osohost/host/plugin/plugintest"
+)
+
+// runCLI runs the command in-process, as main does.
+func runCLI(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, env, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCLI_Usage(t *testing.T) {
+	if code, out, _ := runCLI(t, nil, "help"); code != 0 || !strings.Contains(out, "inspect PLUGIN.wasm") {
+		t.Fatalf("help: %d %s", code, out)
+	}
+	if code, _, errs := runCLI(t, nil, "frobnicate"); code != 2 || !strings.Contains(errs, `unknown command "frobnicate"`) {
+		t.Fatalf("unknown command: %d %s", code, errs)
+	}
+	if code, out, _ := runCLI(t, nil, "version"); code != 0 || !strings.HasPrefix(out, "osohost ") {
+		t.Fatalf("version: %d %s", code, out)
+	}
+}
+
+func TestCLI_CertsAndFingerprint(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pki")
+	code, out, errs := runCLI(t, nil, "certs", "dev", "--out", dir)
+	if code != 0 || !strings.Contains(out, "wrote development PKI") {
+		t.Fatalf("certs dev: %d %s %s", code, out, errs)
+	}
+	// A second run reuses the files.
+	if code, out, _ := runCLI(t, nil, "certs", "dev", "--out", dir); code != 0 || !strings.Contains(out, "reused") {
+		t.Fatalf("second certs dev: %d %s", code, out)
+	}
+	dev, err := pki.LoadDev(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runCLI(t, nil, "fingerprint", filepath.Join(dir, pki.DevClientCertFile))
+	if code != 0 || strings.TrimSpace(out) != pki.FormatFingerprint(dev.ClientFingerprint) {
+		t.Fatalf("fingerprint: %d %q %s", code, out, errs)
+	}
+	// What ssh-keygen prints for the same key, when it is installed.
+	if _, err := exec.LookPath("ssh-keygen"); err == nil {
+		b, err := exec.Command("ssh-keygen", "-lf", filepath.Join(dir, pki.DevClientKeyFile)).Output()
+		if err != nil {
+			t.Fatalf("ssh-keygen: %v", err)
+		}
+		if f := strings.Fields(string(b)); len(f) < 2 || f[1] != strings.TrimSpace(out) {
+			t.Fatalf("ssh-keygen says %q, osohost says %q", b, out)
+		}
+	}
+	if code, _, errs := runCLI(t, nil, "fingerprint", filepath.Join(dir, "missing.crt")); code != 1 || !strings.Contains(errs, "missing.crt") {
+		t.Fatalf("missing file: %d %s", code, errs)
+	}
+}
+
+func TestCLI_Inspect(t *testing.T) {
+	code, out, errs := runCLI(t, nil, "inspect", plugintest.Path(t, "queue"))
+	if code != 0 || !strings.Contains(out, "abi:      oso-v1") || !strings.Contains(out, "ok: servable") || !strings.Contains(out, "oso.output") {
+		t.Fatalf("inspect queue: %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = runCLI(t, nil, "inspect", "../../host/plugin/testdata/badsig.wasm")
+	if code != 1 || !strings.Contains(out, `missing export "status"`) {
+		t.Fatalf("inspect badsig: %d\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, nil, "inspect", "--json", "../../host/plugin/testdata/empty.wasm")
+	if code != 1 || !strings.Contains(out, `"problems"`) {
+		t.Fatalf("inspect --json: %d\n%s", code, out)
+	}
+}
+
+func TestCLI_Call(t *testing.T) {
+	wasm := plugintest.Path(t, "queue")
+	code, out, errs := runCLI(t, nil, "call", wasm, "status")
+	if code != 0 || !strings.Contains(out, `"status_code":200`) {
+		t.Fatalf("call status: %d %s %s", code, out, errs)
+	}
+	in := filepath.Join(t.TempDir(), "in.json")
+	if err := os.WriteFile(in, []byte(`{"documents":[{"id":"a","content":"x","metadata":{"k":1}}],"count":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runCLI(t, nil, "call", wasm, "to_isv", "--input", in)
+	if code != 0 || !strings.Contains(out, `"accepted":1`) {
+		t.Fatalf("call to_isv: %d %s %s", code, out, errs)
+	}
+	// Each call is a fresh instance: the queue starts empty.
+	code, out, _ = runCLI(t, nil, "call", wasm, "to_oso")
+	if code != 0 || strings.TrimSpace(out) != `{"documents":[],"count":0}` {
+		t.Fatalf("call to_oso: %d %s", code, out)
+	}
+	if code, _, errs := runCLI(t, nil, "call", wasm, "to_isv"); code != 2 || !strings.Contains(errs, "--input") {
+		t.Fatalf("to_isv without input: %d %s", code, errs)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"documents":[{"id":1}],"count":1}`), 0o600)
+	if code, _, errs := runCLI(t, nil, "call", wasm, "to_isv", "--input", bad); code != 1 || !strings.Contains(errs, "documents[0].id") {
+		t.Fatalf("invalid input: %d %s", code, errs)
+	}
+	if code, _, errs := runCLI(t, nil, "call", plugintest.Path(t, "testguest"), "to_isv", "--input", writeDoc(t, "trap")); code != 1 || !strings.Contains(errs, "trapped") {
+		t.Fatalf("trap: %d %s", code, errs)
+	}
+}
+
+func writeDoc(t *testing.T, id string) string {
+	p := filepath.Join(t.TempDir(), id+".json")
+	if err := os.WriteFile(p, []byte(`{"documents":[{"id":"`+id+`","content":"x"}],"count":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCLI_Config prints the effective configuration and checks that no
+// secret is shown.
+func TestCLI_Config(t *testing.T) {
+	pk := pkitest.New(t)
+	env := baseEnv(t, pk, "backend")
+	code, out, errs := runCLI(t, env, "config", "--listen", "127.0.0.1:9999", "plugin.wasm")
+	if code != 0 {
+		t.Fatalf("config: %d %s", code, errs)
+	}
+	for _, want := range []string{"backend", "127.0.0.1:9999", "plugin.wasm", pki.FormatFingerprint(pk.Client.Fingerprint)} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config output lacks %q:\n%s", want, out)
+		}
+	}
+	keyBody := strings.Split(strings.TrimSpace(pk.Server.KeyPEM), "\n")[1]
+	if strings.Contains(out, "PRIVATE KEY") || strings.Contains(out, keyBody) {
+		t.Fatalf("config output shows the key:\n%s", out)
+	}
+}
