@@ -14,7 +14,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -89,7 +88,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err 
 		log.Warn("no auth parser configured: every request is refused with 401, as the framework does", "logger", "osohost.auth")
 	}
 
-	wasm, err := readModule(cfg.Plugin.Application)
+	wasm, err := plugin.ReadModule(cfg.Plugin.Application)
 	if err != nil {
 		return nil, err
 	}
@@ -188,23 +187,6 @@ func (s *Server) close(ctx context.Context) {
 	}
 }
 
-// readModule reads a .wasm file with a size bound, and recognises the
-// Python import strings existing contracts hold in PLUGIN__APPLICATION.
-func readModule(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("host: plugin: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, plugin.DefaultMaxModuleBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("host: plugin %s: %w", path, err)
-	}
-	if len(b) > plugin.DefaultMaxModuleBytes {
-		return nil, fmt.Errorf("host: plugin %s is larger than %d bytes", path, plugin.DefaultMaxModuleBytes)
-	}
-	return b, nil
-}
 
 // denyAll refuses every request with 401: no auth parser is configured.
 type denyAll struct{}

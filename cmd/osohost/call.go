@@ -57,7 +57,7 @@ func cmdCall(ctx context.Context, args, _ []string, stdout, stderr io.Writer) in
 			return 1
 		}
 	}
-	wasm, err := readModule(path)
+	wasm, err := plugin.ReadModule(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "osohost: %v\n", err)
 		return 1

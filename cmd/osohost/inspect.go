@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/osohost/osohost/abi"
 	"github.com/osohost/osohost/host/plugin"
@@ -24,7 +23,7 @@ func cmdInspect(ctx context.Context, args, _ []string, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "usage: osohost inspect [--json] PLUGIN.wasm")
 		return 2
 	}
-	wasm, err := readModule(fs.Arg(0))
+	wasm, err := plugin.ReadModule(fs.Arg(0))
 	if err != nil {
 		fmt.Fprintf(stderr, "osohost: %v\n", err)
 		return 1
@@ -71,19 +70,3 @@ func cmdInspect(ctx context.Context, args, _ []string, stdout, stderr io.Writer)
 	return 0
 }
 
-// readModule reads a .wasm file with a size bound.
-func readModule(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, plugin.DefaultMaxModuleBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > plugin.DefaultMaxModuleBytes {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, plugin.DefaultMaxModuleBytes)
-	}
-	return b, nil
-}

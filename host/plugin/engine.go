@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -381,3 +383,21 @@ var wasiFunctions = sync.OnceValue(func() map[string]struct{} {
 	}
 	return out
 })
+
+// ReadModule reads a .wasm file, refusing files over DefaultMaxModuleBytes
+// before reading them whole.
+func ReadModule(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("plugin: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, DefaultMaxModuleBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("plugin: read %s: %w", path, err)
+	}
+	if len(b) > DefaultMaxModuleBytes {
+		return nil, fmt.Errorf("plugin: %s is larger than %d bytes", path, DefaultMaxModuleBytes)
+	}
+	return b, nil
+}

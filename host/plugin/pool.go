@@ -353,18 +353,6 @@ func (p *Pool) Close(ctx context.Context) error {
 	p.mu.Unlock()
 	p.cancelBg()
 	for {
-		select {
-		case inst := <-p.idle:
-			inst.close(ctx)
-			p.mu.Lock()
-			p.live--
-			if p.live == 0 {
-				close(p.done)
-			}
-			p.mu.Unlock()
-			continue
-		default:
-		}
 		p.mu.Lock()
 		n := p.live
 		p.mu.Unlock()
@@ -374,12 +362,7 @@ func (p *Pool) Close(ctx context.Context) error {
 		select {
 		case inst := <-p.idle:
 			inst.close(ctx)
-			p.mu.Lock()
-			p.live--
-			if p.live == 0 {
-				close(p.done)
-			}
-			p.mu.Unlock()
+			p.dropReserved()
 		case <-p.done:
 		case <-ctx.Done():
 			return context.Cause(ctx)

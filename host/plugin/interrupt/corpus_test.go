@@ -41,6 +41,7 @@ func wazeroDir(t *testing.T) string {
 // files shipped with it, Instrument must accept the file and wazero must
 // compile the result; whatever the file, Instrument must not panic.
 func TestInstrument_WazeroCorpus(t *testing.T) {
+	t.Parallel()
 	dir := wazeroDir(t)
 	var files []string
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -83,6 +84,7 @@ func TestInstrument_WazeroCorpus(t *testing.T) {
 // outcome for every command: the same results bit for bit (references
 // compared by nullness), the same traps, the same link and compile failures.
 func TestInstrument_SpecDifferential(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(wazeroDir(t), "internal", "integration_test", "spectest")
 	scripts, _ := filepath.Glob(filepath.Join(dir, "*", "testdata", "*.json"))
 	if len(scripts) == 0 {

@@ -18,8 +18,8 @@ const GlobalExport = "__oso_interrupt"
 // for an entry check, the loop body for a loop check). When the counter
 // falls below zero, the guest yields and reloads it with tickBudget. With
 // these values a guest yields after at most about 2 MiB of executed code
-// (typically every 10-100 µs), and the yield costs well under 1% of the run
-// time of the tightest loop.
+// (every few microseconds in a tight loop), and the yields add at most a
+// few percent to the run time of the tightest loop.
 const (
 	tickBudget  = 1 << 13
 	weightBytes = 256
@@ -98,7 +98,8 @@ func dropCustom(name string) bool {
 // runtime's stop-the-world phases (garbage collection) and with them the
 // goroutine meant to set the flag. Checking the flag only on this slow path
 // keeps the per-iteration cost to a counter update; a guest notices the flag
-// within one budget of ticks, which is microseconds.
+// within one budget of ticks: typically microseconds, at most about a
+// millisecond.
 //
 // What Instrument adds never moves an existing index: a function type at
 // the end of the type section, the slow-path function after every other
@@ -115,13 +116,14 @@ func dropCustom(name string) bool {
 // the bytes left (and the locals of a function by 50,000), and reports a
 // problem with an error wrapping [ErrMalformed]. Those bounds also protect
 // the compiler, which allocates by declared counts before checking them:
-// run Instrument before wazero ever sees an untrusted module. A module referring to a type, function, global or memory
-// it does not have is malformed: once instrumented it would reach what
-// Instrument added (a guest resetting the flag, say). A module that already
-// exports [GlobalExport] gets [ErrAlreadyInstrumented]. Instrument does not
-// fully validate the module: the wazero compiler still does that, and
-// whenever it accepts the input it accepts the output. Instrument neither
-// retains nor modifies wasm; the caller owns the result.
+// run Instrument before wazero ever sees an untrusted module. A module
+// referring to a type, function, global or memory it does not have is
+// malformed: once instrumented it would reach what Instrument added (a
+// guest resetting the flag, say). A module that already exports
+// [GlobalExport] gets [ErrAlreadyInstrumented]. Instrument does not fully
+// validate the module: the wazero compiler still does that, and whenever it
+// accepts the input it accepts the output. Instrument neither retains nor
+// modifies wasm; the caller owns the result.
 func Instrument(wasm []byte) ([]byte, error) {
 	in := instrumenter{out: make([]byte, 0, len(wasm)+len(wasm)/8+256)}
 	r := &reader{buf: wasm, what: "header", use: &in.use}
@@ -164,6 +166,8 @@ func (in *instrumenter) slowFunc() uint64 { return in.funcs() }
 func (in *instrumenter) flag() uint64     { return in.globals() }
 func (in *instrumenter) ticks() uint64    { return in.globals() + 1 }
 
+// sections decodes and writes every section after the header, then the
+// extended sections the module lacks, and validates the whole.
 func (in *instrumenter) sections(r *reader) error {
 	lastRank := 0
 	for r.len() > 0 {
@@ -469,6 +473,8 @@ func (in *instrumenter) validate() error {
 		return fmt.Errorf("%w: refers to global %d, but the module has %d globals", ErrMalformed, u.globals-1, in.globals())
 	case u.memory && in.memories() == 0, in.exportedMemory > in.memories():
 		return fmt.Errorf("%w: uses a memory, but the module has none", ErrMalformed)
+	case in.types >= math.MaxUint32, in.funcs() >= math.MaxUint32:
+		return fmt.Errorf("%w: too many types or functions to add one", ErrMalformed)
 	}
 	return nil
 }

@@ -180,7 +180,6 @@ func exportSection(s *reader) (instrumented bool, memories uint64) {
 		case kind == 0x03:
 			s.useGlobal(idx)
 		case kind > 0x04:
-			s.off--
 			s.failf("unknown export kind %#x", kind)
 		}
 	}
