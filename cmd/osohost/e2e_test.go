@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -480,4 +481,44 @@ next:
 		out = append(out, kv)
 	}
 	return out
+}
+
+// TestE2E_GracefulStop: SIGTERM stops the server cleanly, with exit code 0.
+func TestE2E_GracefulStop(t *testing.T) {
+	pk := pkitest.New(t)
+	cmd := exec.Command(binPath, "run", "--listen", "127.0.0.1:0", plugintest.Path(t, "queue"))
+	cmd.Env = baseEnv(t, pk, "frontend")
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(60 * time.Second)
+	for !strings.Contains(out.String(), `"event":"listening"`) {
+		select {
+		case err := <-done:
+			t.Fatalf("exited early: %v\n%s", err, out.String())
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatalf("not ready:\n%s", out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, out.String())
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("did not stop:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), `"event":"stopped"`) {
+		t.Fatalf("no stop line:\n%s", out.String())
+	}
 }
