@@ -94,8 +94,9 @@ const spinCount = 1_000_000
 
 // BenchmarkDeadline runs the same guest work under each deadline mode:
 // mode=none (no enforcement, the reference), mode=interrupt (the default:
-// an instrumented flag check at every function entry and loop header) and
-// mode=context (wazero's close-on-context-done). Every mode but none also
+// an instrumented tick count at every function entry and loop header, with
+// a test of the interrupt flag every few thousand ticks) and mode=context
+// (wazero's close-on-context-done). Every mode but none also
 // reports x-none, its time per operation divided by the median of mode=none
 // runs of the same work in this process.
 //

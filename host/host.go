@@ -187,7 +187,6 @@ func (s *Server) close(ctx context.Context) {
 	}
 }
 
-
 // denyAll refuses every request with 401: no auth parser is configured.
 type denyAll struct{}
 

@@ -99,7 +99,6 @@ func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 	}
 	cfg := wazero.NewRuntimeConfigCompiler().
 		WithMemoryLimitPages(opts.MemoryLimitPages).
-		WithMemoryCapacityFromMax(true).
 		WithCloseOnContextDone(opts.Deadline == DeadlineContext)
 	if opts.CacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(opts.CacheDir)
@@ -158,22 +157,24 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	if len(wasm) > e.opts.MaxModuleBytes {
 		return nil, &ModuleError{Problems: []string{fmt.Sprintf("module is %d bytes, the limit is %d", len(wasm), e.opts.MaxModuleBytes)}}
 	}
-	info, err := Inspect(ctx, wasm)
-	if err != nil {
-		return nil, err
-	}
-	if p := info.Problems(); len(p) > 0 {
-		return nil, &ModuleError{Problems: p}
-	}
 	bin := wasm
 	if e.opts.Deadline == DeadlineInterrupt {
+		var err error
 		if bin, err = interrupt.Instrument(wasm); err != nil {
+			if _, verr := Inspect(ctx, wasm); verr != nil {
+				return nil, verr // not WebAssembly: say so plainly
+			}
 			return nil, fmt.Errorf("plugin: instrument: %w", err)
 		}
 	}
 	cm, err := e.rt.CompileModule(ctx, bin)
 	if err != nil {
-		return nil, fmt.Errorf("plugin: compile: %w", err)
+		return nil, fmt.Errorf("plugin: not a valid WebAssembly module: %w", err)
+	}
+	info := describe(cm, wasm)
+	if p := info.Problems(); len(p) > 0 {
+		cm.Close(ctx)
+		return nil, &ModuleError{Problems: p}
 	}
 	return &Module{engine: e, compiled: cm, info: info, loadedAt: time.Now()}, nil
 }
@@ -231,16 +232,22 @@ var (
 // fails only when the bytes are not a valid WebAssembly module; a module
 // that cannot be served is described by [Info.Problems].
 func Inspect(ctx context.Context, wasm []byte) (Info, error) {
-	sum := sha256.Sum256(wasm)
-	info := Info{SHA256: hex.EncodeToString(sum[:]), Size: len(wasm), ABI: "unknown"}
 	// A throwaway interpreter runtime decodes and validates quickly.
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 	defer rt.Close(ctx)
 	cm, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
-		return info, fmt.Errorf("plugin: not a valid WebAssembly module: %w", err)
+		return Info{}, fmt.Errorf("plugin: not a valid WebAssembly module: %w", err)
 	}
 	defer cm.Close(ctx)
+	return describe(cm, wasm), nil
+}
+
+// describe reads a compiled module's imports and exports. Function and
+// memory exports are listed; the interrupt flag (a global) is not.
+func describe(cm wazero.CompiledModule, wasm []byte) Info {
+	sum := sha256.Sum256(wasm)
+	info := Info{SHA256: hex.EncodeToString(sum[:]), Size: len(wasm), ABI: "unknown"}
 	wasiKnown := wasiFunctions()
 	for _, f := range cm.ImportedFunctions() {
 		mod, name, _ := f.Import()
@@ -273,7 +280,7 @@ func Inspect(ctx context.Context, wasm []byte) (Info, error) {
 	case isExtism(info.Imports):
 		info.ABI = "extism"
 	}
-	return info, nil
+	return info
 }
 
 // Problems lists why the module cannot be served by the native-ABI runtime;

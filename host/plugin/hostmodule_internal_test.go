@@ -38,7 +38,7 @@ func TestHostOutput_BadPointer(t *testing.T) {
 	probe := inst.mod.ExportedFunction("probe")
 
 	// Outside an export call, output is not allowed.
-	if _, err := inst.invoke(ctx, probe, 0, p.opts.CallTimeout); err != nil {
+	if err := inst.invoke(ctx, probe, p.opts.CallTimeout); err != nil {
 		t.Fatal(err)
 	}
 	if got := abi.Status(api.DecodeI32(inst.stack[0])); got != abi.StatusNotAllowed {
@@ -46,7 +46,7 @@ func TestHostOutput_BadPointer(t *testing.T) {
 	}
 	// During a call, the bad pointer is reported and remembered.
 	inst.state.active = true
-	if _, err := inst.invoke(ctx, probe, 0, p.opts.CallTimeout); err != nil {
+	if err := inst.invoke(ctx, probe, p.opts.CallTimeout); err != nil {
 		t.Fatal(err)
 	}
 	inst.state.active = false

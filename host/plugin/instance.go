@@ -32,11 +32,17 @@ type instance struct {
 	flag  api.MutableGlobal // interrupt flag (DeadlineInterrupt only)
 	timer *time.Timer
 
-	mu          sync.Mutex // guards the fields below and flag.Set
+	mu          sync.Mutex // guards the four fields below and flag.Set
 	running     bool
-	deadline    time.Time
 	seq         uint64
 	interrupted bool
+	cause       error // why the call was interrupted
+
+	// Per-call deadline state, owned by the calling goroutine (arm..disarm).
+	callCtx    context.Context
+	timerArmed bool
+	stopCancel func() bool
+	cancelCall context.CancelFunc
 
 	calls    int
 	poisoned bool // must not be reused
@@ -99,13 +105,13 @@ func newInstance(ctx context.Context, p *Pool) (*instance, error) {
 	inst.timer.Stop()
 
 	if fn := mod.ExportedFunction(abi.ExportInitialize); fn != nil {
-		if _, err := inst.invoke(ctx, fn, 0, p.opts.CallTimeout); err != nil {
+		if err := inst.invoke(ctx, fn, p.opts.CallTimeout); err != nil {
 			inst.close(ctx)
 			return nil, fmt.Errorf("plugin: %s: %w", abi.ExportInitialize, err)
 		}
 	}
 	if fn := mod.ExportedFunction(abi.ExportMarker); fn != nil {
-		if _, err := inst.invoke(ctx, fn, 0, p.opts.CallTimeout); err != nil {
+		if err := inst.invoke(ctx, fn, p.opts.CallTimeout); err != nil {
 			inst.close(ctx)
 			return nil, fmt.Errorf("plugin: %s: %w", abi.ExportMarker, err)
 		}
@@ -115,7 +121,7 @@ func newInstance(ctx context.Context, p *Pool) (*instance, error) {
 		}
 	}
 	if fn := mod.ExportedFunction(abi.ExportInit); fn != nil {
-		if _, err := inst.invoke(ctx, fn, 0, p.opts.CallTimeout); err != nil {
+		if err := inst.invoke(ctx, fn, p.opts.CallTimeout); err != nil {
 			inst.close(ctx)
 			return nil, fmt.Errorf("plugin: %s: %w", abi.ExportInit, err)
 		}
@@ -133,7 +139,7 @@ func (inst *instance) stateless(ctx context.Context) bool {
 	if fn == nil {
 		return false
 	}
-	if _, err := inst.invoke(ctx, fn, 0, inst.pool.opts.CallTimeout); err != nil {
+	if err := inst.invoke(ctx, fn, inst.pool.opts.CallTimeout); err != nil {
 		inst.poisoned = true
 		return false
 	}
@@ -149,29 +155,35 @@ func (inst *instance) close(ctx context.Context) {
 	}
 }
 
-// interruptOnDeadline runs on the timer's goroutine. It sets the interrupt
-// flag only if a call is running and its deadline has passed, so a timer
-// that fires late never stops the next call.
+// interruptOnDeadline runs on the timer's goroutine and stops the running
+// call. A timer that fires after its call ended finds running false; one
+// that fired while the call was ending makes Stop report false in disarm,
+// which discards the instance, so a late timer never stops a later call.
 func (inst *instance) interruptOnDeadline() {
 	inst.mu.Lock()
 	defer inst.mu.Unlock()
-	if inst.running && !time.Now().Before(inst.deadline) {
-		inst.stopLocked()
+	if inst.running {
+		inst.stopLocked(ErrCallTimeout)
 	}
 }
 
-// interruptSeq stops call number seq if it is still running (the caller's
-// context was cancelled).
-func (inst *instance) interruptSeq(seq uint64) {
+// interruptSeq stops call number seq if it is still running: its context
+// ended before the call deadline.
+func (inst *instance) interruptSeq(ctx context.Context, seq uint64) {
 	inst.mu.Lock()
 	defer inst.mu.Unlock()
 	if inst.running && inst.seq == seq {
-		inst.stopLocked()
+		cause := ErrCallTimeout
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			cause = fmt.Errorf("plugin: call stopped: %w", context.Cause(ctx))
+		}
+		inst.stopLocked(cause)
 	}
 }
 
-func (inst *instance) stopLocked() {
+func (inst *instance) stopLocked(cause error) {
 	inst.interrupted = true
+	inst.cause = cause
 	if inst.flag != nil {
 		// The compiled guest reads the flag from the instance's global
 		// storage at every function entry and loop header; the mutex
@@ -180,11 +192,9 @@ func (inst *instance) stopLocked() {
 	}
 }
 
-// invoke runs fn with nParams parameters already in inst.stack, under a
-// deadline of timeout (or the context's, if earlier). It returns the context
-// error cause when the call was stopped.
-func (inst *instance) invoke(ctx context.Context, fn api.Function, nParams int, timeout time.Duration) (context.Context, error) {
-	_ = nParams
+// arm starts the deadline of one call: timeout, or the context's deadline if
+// earlier. Every guest function run until disarm is covered by it.
+func (inst *instance) arm(ctx context.Context, timeout time.Duration) error {
 	d := timeout
 	if dl, ok := ctx.Deadline(); ok {
 		if r := time.Until(dl); r < d {
@@ -192,69 +202,88 @@ func (inst *instance) invoke(ctx context.Context, fn api.Function, nParams int, 
 		}
 	}
 	if d <= 0 {
-		return nil, ErrCallTimeout
+		return ErrCallTimeout
 	}
-	callCtx := inst.ctx
-	mode := inst.pool.mod.engine.opts.Deadline
+	inst.callCtx = inst.ctx
 	inst.mu.Lock()
 	inst.seq++
 	seq := inst.seq
 	inst.running = true
-	inst.deadline = time.Now().Add(d)
 	inst.mu.Unlock()
-
-	var stopCancel func() bool
-	switch mode {
+	switch inst.pool.mod.engine.opts.Deadline {
 	case DeadlineInterrupt:
 		inst.timer.Reset(d)
+		inst.timerArmed = true
 		if ctx.Done() != nil {
-			stopCancel = context.AfterFunc(ctx, func() { inst.interruptSeq(seq) })
+			inst.stopCancel = context.AfterFunc(ctx, func() { inst.interruptSeq(ctx, seq) })
 		}
 	case DeadlineContext:
 		c, cancel := context.WithTimeoutCause(ctx, d, ErrCallTimeout)
-		defer cancel()
-		callCtx = context.WithValue(c, instanceKey{}, inst)
+		inst.cancelCall = cancel
+		inst.callCtx = context.WithValue(c, instanceKey{}, inst)
 	}
+	return nil
+}
 
-	err := fn.CallWithStack(callCtx, inst.stack)
-
-	if stopCancel != nil {
-		stopCancel()
+// disarm ends the deadline started by arm.
+func (inst *instance) disarm() {
+	if inst.stopCancel != nil {
+		inst.stopCancel()
+		inst.stopCancel = nil
 	}
-	inst.timer.Stop()
+	if inst.cancelCall != nil {
+		inst.cancelCall()
+		inst.cancelCall = nil
+	}
+	if inst.timerArmed {
+		inst.timerArmed = false
+		if !inst.timer.Stop() {
+			inst.poisoned = true // the timer fired: see interruptOnDeadline
+		}
+	}
 	inst.mu.Lock()
 	inst.running = false
-	interrupted := inst.interrupted
-	inst.mu.Unlock()
-	if interrupted {
+	if inst.interrupted {
 		inst.poisoned = true // the flag is set: every later call would trap
 	}
+	inst.mu.Unlock()
+	inst.callCtx = nil
+}
+
+// run calls fn with the parameters in inst.stack, under the armed deadline,
+// and classifies its failure.
+func (inst *instance) run(fn api.Function) error {
+	err := fn.CallWithStack(inst.callCtx, inst.stack)
 	if err == nil {
-		return nil, nil
+		return nil
 	}
 	inst.poisoned = true
+	inst.mu.Lock()
+	interrupted, cause := inst.interrupted, inst.cause
+	inst.mu.Unlock()
 	switch {
-	case interrupted && ctx.Err() != nil && !deadlineBefore(ctx, inst.deadline):
-		return nil, fmt.Errorf("plugin: call stopped: %w", context.Cause(ctx))
 	case interrupted:
-		return nil, ErrCallTimeout
-	case mode == DeadlineContext && callCtx.Err() != nil:
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("plugin: call stopped: %w", context.Cause(ctx))
+		return cause
+	case inst.cancelCall != nil && inst.callCtx.Err() != nil: // DeadlineContext
+		if c := context.Cause(inst.callCtx); errors.Is(c, ErrCallTimeout) || errors.Is(c, context.DeadlineExceeded) {
+			return ErrCallTimeout
 		}
-		return nil, ErrCallTimeout
+		return fmt.Errorf("plugin: call stopped: %w", context.Cause(inst.callCtx))
 	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
-		return nil, &TrapError{Err: fmt.Errorf("guest exited with code %d", exit.ExitCode())}
+		return &TrapError{Err: fmt.Errorf("guest exited with code %d", exit.ExitCode())}
 	}
-	return nil, &TrapError{Err: err}
+	return &TrapError{Err: err}
 }
 
-// deadlineBefore reports whether ctx's deadline is before t.
-func deadlineBefore(ctx context.Context, t time.Time) bool {
-	dl, ok := ctx.Deadline()
-	return ok && !dl.After(t)
+// invoke runs one guest function under its own deadline.
+func (inst *instance) invoke(ctx context.Context, fn api.Function, timeout time.Duration) error {
+	if err := inst.arm(ctx, timeout); err != nil {
+		return err
+	}
+	defer inst.disarm()
+	return inst.run(fn)
 }
 
 // call runs one export with input in and returns the guest's output.
@@ -270,10 +299,14 @@ func (inst *instance) call(ctx context.Context, fn api.Function, in []byte) (Res
 	defer func() { s.active = false }()
 	inst.calls++
 
+	if err := inst.arm(ctx, p.opts.CallTimeout); err != nil {
+		return Result{}, err
+	}
+	defer inst.disarm()
 	ptr := uint32(0)
 	if len(in) > 0 {
 		inst.stack[0] = api.EncodeI32(int32(len(in)))
-		if _, err := inst.invoke(ctx, inst.alloc, 1, p.opts.CallTimeout); err != nil {
+		if err := inst.run(inst.alloc); err != nil {
 			return Result{}, err
 		}
 		ptr = api.DecodeU32(inst.stack[0])
@@ -284,7 +317,7 @@ func (inst *instance) call(ctx context.Context, fn api.Function, in []byte) (Res
 	}
 	inst.stack[0] = api.EncodeU32(ptr)
 	inst.stack[1] = api.EncodeU32(uint32(len(in)))
-	if _, err := inst.invoke(ctx, fn, 2, p.opts.CallTimeout); err != nil {
+	if err := inst.run(fn); err != nil {
 		return Result{}, err
 	}
 	if s.refused != "" {

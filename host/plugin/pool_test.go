@@ -109,7 +109,6 @@ func TestPool_Call_Errors(t *testing.T) {
 	}{
 		{"trap", "trap", func(err error) bool { var e *plugin.TrapError; return errors.As(err, &e) }},
 		{"endless loop", "loop", func(err error) bool { return errors.Is(err, plugin.ErrCallTimeout) }},
-		{"unbounded memory growth", "grow", func(err error) bool { var e *plugin.TrapError; return errors.As(err, &e) }},
 		{"huge output", "huge", func(err error) bool { var e *plugin.OutputError; return errors.As(err, &e) }},
 		{"guest error", "error:418", func(err error) bool {
 			var e *plugin.GuestError
@@ -123,8 +122,8 @@ func TestPool_Call_Errors(t *testing.T) {
 	for _, mode := range []plugin.DeadlineMode{plugin.DeadlineInterrupt, plugin.DeadlineContext} {
 		t.Run(mode.String(), func(t *testing.T) {
 			p := newPool(t, "testguest",
-				plugin.EngineOptions{Deadline: mode, MemoryLimitPages: 512},
-				plugin.PoolOptions{Size: 1, CallTimeout: 2 * time.Second})
+				plugin.EngineOptions{Deadline: mode},
+				plugin.PoolOptions{Size: 1, CallTimeout: 3 * time.Second})
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
 					_, err := p.Call(t.Context(), abi.ExportToISV, docs(tt.id))
@@ -140,10 +139,24 @@ func TestPool_Call_Errors(t *testing.T) {
 				})
 			}
 			st := p.Stats()
-			if st.Traps < 2 || st.Timeouts < 1 {
+			if st.Traps < 1 || st.Timeouts < 1 {
 				t.Fatalf("stats = %+v", st)
 			}
 		})
+	}
+}
+
+// TestPool_Call_MemoryLimit: a guest that allocates without bound hits the
+// memory cap and traps; the pool replaces the instance.
+func TestPool_Call_MemoryLimit(t *testing.T) {
+	p := newPool(t, "testguest", plugin.EngineOptions{MemoryLimitPages: 256}, plugin.PoolOptions{Size: 1, CallTimeout: time.Minute})
+	_, err := p.Call(t.Context(), abi.ExportToISV, docs("grow"))
+	var trap *plugin.TrapError
+	if !errors.As(err, &trap) {
+		t.Fatalf("err = %v, want a trap", err)
+	}
+	if _, err := p.Call(t.Context(), abi.ExportStatus, nil); err != nil {
+		t.Fatalf("status after the trap: %v", err)
 	}
 }
 

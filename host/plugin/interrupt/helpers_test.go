@@ -1,5 +1,12 @@
 package interrupt_test
 
+// The fixtures in testdata are committed compiled; the tests never need wabt.
+// After editing a .wat file, regenerate its .wasm with wabt's wat2wasm:
+//
+//go:generate sh -c "cd testdata && for f in loops nested recursion bare env imports simd bulk endless; do wat2wasm $DOLLAR{f}.wat -o $DOLLAR{f}.wasm; done"
+//go:generate wat2wasm --enable-tail-call testdata/tailcall.wat -o testdata/tailcall.wasm
+//go:generate wat2wasm --enable-threads testdata/atomics.wat -o testdata/atomics.wasm
+
 import (
 	"context"
 	"errors"

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -319,6 +320,47 @@ func TestInstrument_Interrupt(t *testing.T) {
 			m := g.instantiate(t, mustInstrument(t, fixture(t, tt.fixture)), "")
 			interruptSpin(t, g, m, tt.export)
 		})
+	}
+}
+
+// TestInstrument_GCWhileSpinning runs garbage collections while a guest
+// spins. Compiled code cannot be preempted, so the collector's
+// stop-the-world phase waits for the guest to leave it: with a check that
+// only read the flag, it would wait forever, and with it every goroutine of
+// the process, including the one meant to set the flag and the test
+// binary's own timeout. The test therefore runs in a child process that the
+// parent kills if it hangs.
+func TestInstrument_GCWhileSpinning(t *testing.T) {
+	if os.Getenv(gcChildEnv) == "1" {
+		gcWhileSpinning(t)
+		return
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), stopBound)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestInstrument_GCWhileSpinning$", "-test.count=1")
+	cmd.Env = append(os.Environ(), gcChildEnv+"=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v (a kill means the process hung)\n%s", err, out)
+	}
+}
+
+const gcChildEnv = "OSOHOST_INTERRUPT_GC_CHILD"
+
+func gcWhileSpinning(t *testing.T) {
+	g := newGuest(t, api.CoreFeaturesV2)
+	m := g.instantiate(t, mustInstrument(t, fixture(t, "loops")), "")
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.ExportedFunction("spin").Call(context.Background())
+		done <- err
+	}()
+	<-g.started
+	for range 3 {
+		runtime.GC()
+	}
+	m.ExportedGlobal(interrupt.GlobalExport).(api.MutableGlobal).Set(1)
+	if err := <-done; err == nil {
+		t.Fatal("spin returned without error")
 	}
 }
 
