@@ -69,4 +69,3 @@ func cmdInspect(ctx context.Context, args, _ []string, stdout, stderr io.Writer)
 	}
 	return 0
 }
-
