@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -157,15 +158,14 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	if len(wasm) > e.opts.MaxModuleBytes {
 		return nil, &ModuleError{Problems: []string{fmt.Sprintf("module is %d bytes, the limit is %d", len(wasm), e.opts.MaxModuleBytes)}}
 	}
-	bin := wasm
-	if e.opts.Deadline == DeadlineInterrupt {
-		var err error
-		if bin, err = interrupt.Instrument(wasm); err != nil {
-			if _, verr := Inspect(ctx, wasm); verr != nil {
-				return nil, verr // not WebAssembly: say so plainly
-			}
-			return nil, fmt.Errorf("plugin: instrument: %w", err)
-		}
+	// Instrument also validates: its decoder bounds every count before
+	// wazero allocates by it, so wazero never sees a module it rejected.
+	bin, err := interrupt.Instrument(wasm)
+	if err != nil {
+		return nil, moduleError(err)
+	}
+	if e.opts.Deadline != DeadlineInterrupt {
+		bin = wasm
 	}
 	cm, err := e.rt.CompileModule(ctx, bin)
 	if err != nil {
@@ -232,6 +232,9 @@ var (
 // fails only when the bytes are not a valid WebAssembly module; a module
 // that cannot be served is described by [Info.Problems].
 func Inspect(ctx context.Context, wasm []byte) (Info, error) {
+	if _, err := interrupt.Instrument(wasm); err != nil {
+		return Info{}, moduleError(err) // bounded pre-validation, see Compile
+	}
 	// A throwaway interpreter runtime decodes and validates quickly.
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 	defer rt.Close(ctx)
@@ -281,6 +284,14 @@ func describe(cm wazero.CompiledModule, wasm []byte) Info {
 		info.ABI = "extism"
 	}
 	return info
+}
+
+// moduleError explains why interrupt.Instrument refused a module.
+func moduleError(err error) error {
+	if errors.Is(err, interrupt.ErrAlreadyInstrumented) {
+		return &ModuleError{Problems: []string{fmt.Sprintf("export %q is reserved for the host", interrupt.GlobalExport)}}
+	}
+	return fmt.Errorf("plugin: not a valid WebAssembly module: %w", err)
 }
 
 // Problems lists why the module cannot be served by the native-ABI runtime;
