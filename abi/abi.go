@@ -94,6 +94,15 @@ const (
 	ImportLog = "log"
 )
 
+// ImportSignatures lists every host function of [ImportModule] with its
+// signature, written "(i32,i32)->i32". A module importing anything else
+// from [ImportModule] is refused at load. Read-only.
+var ImportSignatures = map[string]string{
+	ImportOutput: "(i32,i32,i32)->i32",
+	ImportError:  "(i32,i32,i32)->i32",
+	ImportLog:    "(i32,i32,i32)->i32",
+}
+
 // Status is what a host function returns to the guest: zero or positive on
 // success, negative on failure. A failing host function never traps the
 // guest; the guest decides what to do.

@@ -65,6 +65,10 @@ type EngineOptions struct {
 	Deadline DeadlineMode
 	// Logger receives guest output and runtime events; nil discards them.
 	Logger *slog.Logger
+	// HostFunctions are added to the "oso" import module (signing,
+	// credentials, state). Their names and signatures must be listed in
+	// abi.ImportSignatures.
+	HostFunctions []HostFunction
 }
 
 // Defaults for [EngineOptions].
@@ -113,7 +117,7 @@ func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("plugin: wasi: %w", err)
 	}
-	if err := instantiateHostModule(ctx, rt); err != nil {
+	if err := instantiateHostModule(ctx, rt, opts.HostFunctions); err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("plugin: host module: %w", err)
 	}
@@ -221,11 +225,6 @@ var (
 		abi.ExportStateless:  "()->i32",
 		abi.ExportInitialize: "()->",
 	}
-	importSigs = map[string]string{
-		abi.ImportOutput: "(i32,i32,i32)->i32",
-		abi.ImportError:  "(i32,i32,i32)->i32",
-		abi.ImportLog:    "(i32,i32,i32)->i32",
-	}
 )
 
 // Inspect reads a module's imports and exports and classifies its ABI. It
@@ -257,7 +256,7 @@ func describe(cm wazero.CompiledModule, wasm []byte) Info {
 		imp := Import{Module: mod, Name: name, Sig: sig(f)}
 		switch mod {
 		case abi.ImportModule:
-			imp.Known = importSigs[name] == imp.Sig
+			imp.Known = abi.ImportSignatures[name] == imp.Sig
 		case abi.WASIModule:
 			_, imp.Known = wasiKnown[name]
 		}

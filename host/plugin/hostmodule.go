@@ -21,11 +21,15 @@ type instanceKey struct{}
 // its instance through the context given to the export call and answers
 // faults with a negative [abi.Status]; none of them panics or calls back
 // into the guest.
-func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
+func instantiateHostModule(ctx context.Context, rt wazero.Runtime, extra []HostFunction) error {
 	i32 := api.ValueTypeI32
 	three := []api.ValueType{i32, i32, i32}
 	one := []api.ValueType{i32}
-	_, err := rt.NewHostModuleBuilder(abi.ImportModule).
+	b := rt.NewHostModuleBuilder(abi.ImportModule)
+	for _, f := range extra {
+		b.NewFunctionBuilder().WithGoModuleFunction(f.Fn, f.Params, f.Results).Export(f.Name)
+	}
+	_, err := b.
 		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostOutput), three, one).
 		WithParameterNames("kind", "ptr", "len").Export(abi.ImportOutput).
 		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostError), three, one).
@@ -44,6 +48,31 @@ func callingInstance(ctx context.Context) *instance {
 		return nil
 	}
 	return inst
+}
+
+// HostFunction is a host function added to the "oso" import module by
+// another package (host/hostcall). Fn runs on the calling goroutine while
+// the guest waits; it must bound and check every (ptr, len) pair it reads,
+// answer faults with a negative abi.Status, never panic, and never call
+// into the guest. [CallContext] gives it the context of the running call.
+type HostFunction struct {
+	Name    string
+	Params  []api.ValueType
+	Results []api.ValueType
+	Fn      api.GoModuleFunction
+}
+
+// CallContext returns the context of the export call that is running on
+// the instance a host function was called from: the request's context,
+// with its deadline, cancellation and values. It returns nil when no export
+// call runs (during "_initialize" or "init"); host functions then refuse
+// with abi.StatusNotAllowed.
+func CallContext(ctx context.Context) context.Context {
+	inst := callingInstance(ctx)
+	if inst == nil {
+		return nil
+	}
+	return inst.reqCtx
 }
 
 func ret(stack []uint64, s abi.Status) { stack[0] = api.EncodeI32(int32(s)) }

@@ -40,6 +40,7 @@ type instance struct {
 
 	// Per-call deadline state, owned by the calling goroutine (arm..disarm).
 	callCtx    context.Context
+	reqCtx     context.Context // the caller's context, for host functions
 	timerArmed bool
 	stopCancel func() bool
 	cancelCall context.CancelFunc
@@ -205,6 +206,7 @@ func (inst *instance) arm(ctx context.Context, timeout time.Duration) error {
 		return ErrCallTimeout
 	}
 	inst.callCtx = inst.ctx
+	inst.reqCtx = ctx
 	inst.mu.Lock()
 	inst.seq++
 	seq := inst.seq
@@ -248,6 +250,7 @@ func (inst *instance) disarm() {
 	}
 	inst.mu.Unlock()
 	inst.callCtx = nil
+	inst.reqCtx = nil
 }
 
 // run calls fn with the parameters in inst.stack, under the armed deadline,
