@@ -44,6 +44,7 @@ type Config struct {
 	Pool    Pool
 	Limits  Limits
 	Mock    Mock
+	Signing Signing
 
 	// Dev reports the flag "dev": a local development run. It changes two
 	// defaults, Plugin.Mode (frontend) and App.Root ([DefaultDevRoot]),
@@ -219,6 +220,50 @@ type Mock struct {
 	MaxRetries int
 }
 
+// SigningBackend selects where keys live and signatures are made.
+type SigningBackend string
+
+// Signing backends.
+const (
+	// SigningAuto is grep11 when a signing-server addon is configured, else
+	// software.
+	SigningAuto SigningBackend = "auto"
+	// SigningSoftware keeps keys in the keystore wrapped with AES-256-GCM
+	// under a key-encryption key.
+	SigningSoftware SigningBackend = "software"
+	// SigningGREP11 signs in an HSM over GREP11 (the signing-server addon).
+	SigningGREP11 SigningBackend = "grep11"
+	// SigningNone offers plugins no signing host functions.
+	SigningNone SigningBackend = "none"
+)
+
+// Signing holds the SIGNING__* settings: the backend behind the signing
+// host functions, the policy plugins sign under, and the audit log.
+type Signing struct {
+	// Backend (SIGNING__BACKEND) is auto, software, grep11 or none.
+	Backend SigningBackend
+	// KeystorePath (SIGNING__KEYSTORE_PATH) is the software backend's
+	// keystore; empty means <APP__ROOT>/keystore. The grep11 backend uses the
+	// addon's KEYSTORE_PATH.
+	KeystorePath string
+	// KEKFile (SIGNING__KEK_FILE) holds the software backend's 32-byte
+	// key-encryption key; created with mode 0600 when missing; empty
+	// means <APP__ROOT>/keystore.kek.
+	KEKFile string
+	// AllowedTypes (SIGNING__ALLOWED_TYPES, comma-separated) limits the key
+	// types plugins may use; empty allows SECP256K1 and ED25519.
+	AllowedTypes []string
+	// AllowedKeyIDs (SIGNING__ALLOWED_KEY_IDS, comma-separated) limits the
+	// keys plugins may use; empty allows every key of an allowed type.
+	AllowedKeyIDs []string
+	// AuditFile (SIGNING__AUDIT_FILE) is the append-only, hash-chained log
+	// of every signature; empty means <APP__ROOT>/audit/signatures.log.
+	AuditFile string
+	// Concurrency (SIGNING__CONCURRENCY) bounds the signatures of one
+	// batch made at once; 0 means the backend's default.
+	Concurrency int
+}
+
 // Default returns the configuration Load produces when nothing is set,
 // except that Plugin.Mode is empty (Load requires it).
 func Default() *Config {
@@ -240,6 +285,7 @@ func Default() *Config {
 			OutputBytes: DefaultOutputBytes,
 			CallTimeout: DefaultRequestTimeout,
 		},
-		Mock: Mock{MaxRetries: DefaultMockMaxRetries},
+		Mock:    Mock{MaxRetries: DefaultMockMaxRetries},
+		Signing: Signing{Backend: SigningAuto},
 	}
 }

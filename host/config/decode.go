@@ -111,7 +111,90 @@ func (d *decoder) config() *Config {
 	c.Mock.FrontendEndpoint = d.mockEndpoint("mock.frontend_endpoint", ModeFrontend)
 	c.Mock.BackendEndpoint = d.mockEndpoint("mock.backend_endpoint", ModeBackend)
 	c.Mock.MaxRetries = int(decodeAs(d, "mock.max_retries", int64(c.Mock.MaxRetries), intIn(1, maxMockRetries)))
+
+	g := &c.Signing
+	g.Backend = decodeAs(d, "signing.backend", g.Backend, asSigningBackend)
+	g.KeystorePath = decodeAs(d, "signing.keystore_path", "", asPath)
+	g.KEKFile = decodeAs(d, "signing.kek_file", "", asPath)
+	g.AuditFile = decodeAs(d, "signing.audit_file", "", asPath)
+	g.AllowedTypes = decodeAs(d, "signing.allowed_types", []string(nil), asKeyTypes)
+	g.AllowedKeyIDs = decodeAs(d, "signing.allowed_key_ids", []string(nil), asKeyIDs)
+	g.Concurrency = int(decodeAs(d, "signing.concurrency", int64(0), intIn(0, 4096)))
+	if st, ok := d.get("signing.backend"); ok && g.Backend == SigningGREP11 {
+		if _, ok := c.Plugin.SigningServer(); !ok {
+			d.p.fail(st.Name, "grep11 needs a signing-server addon (PLUGIN__ADDONS__<n>__TYPE=oso.framework.plugin.addons.signing_server)")
+		}
+	}
 	return c
+}
+
+func asSigningBackend(v any) (SigningBackend, error) {
+	s, err := asString(v)
+	if err != nil {
+		return "", err
+	}
+	switch b := SigningBackend(s); b {
+	case SigningAuto, SigningSoftware, SigningGREP11, SigningNone:
+		return b, nil
+	}
+	return "", errors.New(`must be "auto", "software", "grep11" or "none"`)
+}
+
+// commaList splits a comma-separated setting; a YAML list is accepted too.
+func commaList(v any) ([]string, error) {
+	var items []string
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			s, err := asString(e)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, s)
+		}
+	default:
+		s, err := asString(v)
+		if err != nil {
+			return nil, err
+		}
+		items = strings.Split(s, ",")
+	}
+	var out []string
+	for _, it := range items {
+		if it = strings.TrimSpace(it); it != "" {
+			out = append(out, it)
+		}
+	}
+	if len(out) > 1024 {
+		return nil, errors.New("more than 1024 entries")
+	}
+	return out, nil
+}
+
+func asKeyTypes(v any) ([]string, error) {
+	list, err := commaList(v)
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range list {
+		if t != "SECP256K1" && t != "ED25519" {
+			return nil, fmt.Errorf("entry %d: key types are SECP256K1 and ED25519", i)
+		}
+	}
+	return list, nil
+}
+
+func asKeyIDs(v any) ([]string, error) {
+	list, err := commaList(v)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range list {
+		if len(id) > 64 || strings.ContainsAny(id, "/\\. ") {
+			return nil, fmt.Errorf("entry %d: not a key id", i)
+		}
+	}
+	return list, nil
 }
 
 // optionalText reads a text setting in which "" means unset.

@@ -55,6 +55,15 @@ func (c Config) Redacted() map[string]any {
 			"backend_endpoint":  c.Mock.BackendEndpoint,
 			"max_retries":       c.Mock.MaxRetries,
 		},
+		"signing": map[string]any{
+			"backend":         string(c.Signing.Backend),
+			"keystore_path":   c.Signing.KeystorePath,
+			"kek_file":        c.Signing.KEKFile,
+			"audit_file":      c.Signing.AuditFile,
+			"allowed_types":   c.Signing.AllowedTypes,
+			"allowed_key_ids": c.Signing.AllowedKeyIDs,
+			"concurrency":     c.Signing.Concurrency,
+		},
 		"dev": c.Dev,
 	}
 }

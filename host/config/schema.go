@@ -56,7 +56,9 @@ var schema = section(map[string]*node{
 	"pool":   leaves("size"),
 	"limits": leaves("memory_mib", "output_bytes", "call_timeout"),
 	"mock":   leaves("frontend_endpoint", "backend_endpoint", "max_retries"),
-	"dev":    {kind: leafNode, flagOnly: true},
+	"signing": leaves("backend", "keystore_path", "kek_file", "allowed_types", "allowed_key_ids",
+		"audit_file", "concurrency"),
+	"dev": {kind: leafNode, flagOnly: true},
 })
 
 // child returns the node below n for the key segment seg, or nil when seg
