@@ -53,6 +53,10 @@ type Options struct {
 	Limits schema.Limits
 	// Logger receives one line per request; nil discards.
 	Logger *slog.Logger
+	// Annotate, if set, derives the context a guest call runs under from
+	// the authenticated request: it is how host functions learn the
+	// caller (for the audit log) without depending on this package.
+	Annotate func(ctx context.Context, traceID string, p auth.Principal) context.Context
 }
 
 // Handler is the http.Handler of the OSO API. It is safe for concurrent use.
@@ -240,6 +244,9 @@ func (h *Handler) authenticate(r *http.Request) (*http.Request, error) {
 	}
 	if who, _ := r.Context().Value(principalKey{}).(*principalHolder); who != nil {
 		who.p, who.ok = p, true
+	}
+	if h.opts.Annotate != nil {
+		r = r.WithContext(h.opts.Annotate(r.Context(), traceID(r.Context()), p))
 	}
 	return r, nil
 }
