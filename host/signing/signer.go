@@ -2,7 +2,7 @@
 // use them: "software" (keys wrapped with AES-256-GCM in a keystore
 // directory) and "grep11" (an HSM reached over GREP11). It knows nothing of
 // WebAssembly or HTTP: host/hostcall turns guest calls into calls of a
-// [Signer], and every signature passes through the audit log ([Audit]).
+// [Signer], and every signature passes through the audit log ([Audited]).
 //
 // Keystores use the framework's layout, <dir>/<TYPE>/<uuid>.key|.pub, where
 // .key is an opaque wrapped blob and .pub the SubjectPublicKeyInfo DER.
