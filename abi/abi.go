@@ -1,4 +1,4 @@
-// Package abi defines the native OSO plugin ABI, version 1: the names, codes,
+// Package abi defines the native OSO plugin ABI, version 1.1: the names, codes,
 // encodings and limits that a guest module and the osohost runtime share.
 //
 // The package holds constants and the pure-Go codec of the compact document
@@ -14,15 +14,26 @@
 // call to the [ImportOutput] host function (one copy into the host) and
 // reports failures through [ImportError]; the export's i32 result is
 // [ResultOK] on success. Host functions never call back into the guest.
+//
+// Minor version 1 adds the signing host functions ([ImportKeyGenerate],
+// [ImportKeyList], [ImportKeyPublic], [ImportSign], [ImportSignMany]): the
+// guest names a key and hands over bytes, the host signs them with a key
+// that never enters the guest, and writes the result into a guest buffer.
 package abi
+
+import "strconv"
 
 // Version is the ABI major version implemented by this package. A guest
 // declares it by exporting the function named [ExportMarker].
 const Version = 1
 
 // Minor is the ABI minor version: additions that old guests may ignore. The
-// marker export returns the minor version the guest was built against.
-const Minor = 0
+// marker export returns the minor version the guest was built against; a
+// host runs every guest whose minor version is at most its own.
+//
+//	0: output, error, log
+//	1: key_generate, key_list, key_public, sign, sign_many; StatusTooSmall
+const Minor = 1
 
 // ImportModule is the name of the single import module holding every host
 // function of this ABI.
@@ -94,6 +105,40 @@ const (
 	ImportLog = "log"
 )
 
+// Signing host imports (ABI v1.1), all in [ImportModule]. They work only
+// while to_oso, to_isv or status runs (otherwise [StatusNotAllowed]); the
+// host signs with keys that never enter the guest. Each writes its result
+// into the guest buffer (out_ptr, out_cap) with one copy and returns the
+// number of bytes written, or a negative [Status] with nothing written.
+// Encodings are in encoding.go; abi/SPEC.md §6.5–6.10 has every rule.
+const (
+	// ImportKeyGenerate, func(type, out_ptr, out_cap i32) -> i32, creates
+	// a key pair of [KeyType] type and writes its KeyInfo encoding.
+	// out_cap below [KeyInfoMaxBytes] gives [StatusTooSmall] and no key is
+	// generated.
+	ImportKeyGenerate = "key_generate"
+	// ImportKeyList, func(type, out_ptr, out_cap i32) -> i32, writes the
+	// ids of the keys of that type as a compact KeyList, sorted. When the
+	// list does not fit it writes nothing and returns [StatusTooSmall]: the
+	// guest retries with a larger buffer.
+	ImportKeyList = "key_list"
+	// ImportKeyPublic, func(id_ptr, id_len, out_ptr, out_cap i32) -> i32,
+	// writes the key's type and public key (the PublicKey encoding);
+	// [KeyInfoMaxBytes] is always enough.
+	ImportKeyPublic = "key_public"
+	// ImportSign, func(id_ptr, id_len, data_ptr, data_len, out_ptr,
+	// out_cap i32) -> i32, signs data with the key and writes the
+	// [SignatureBytes]-byte signature. out_cap below [SignatureBytes]
+	// gives [StatusTooSmall] before anything is signed.
+	ImportSign = "sign"
+	// ImportSignMany, func(in_ptr, in_len, out_ptr, out_cap i32) -> i32,
+	// signs a batch (SignManyInput) in one crossing, concurrently on the
+	// host, and writes one (status, signature) per request
+	// (SignManyOutput). out_cap below [SignManyOutputBytes](n) gives
+	// [StatusTooSmall] before anything is signed.
+	ImportSignMany = "sign_many"
+)
+
 // ImportSignatures lists every host function of [ImportModule] with its
 // signature, written "(i32,i32)->i32". A module importing anything else
 // from [ImportModule] is refused at load. Read-only.
@@ -101,6 +146,12 @@ var ImportSignatures = map[string]string{
 	ImportOutput: "(i32,i32,i32)->i32",
 	ImportError:  "(i32,i32,i32)->i32",
 	ImportLog:    "(i32,i32,i32)->i32",
+
+	ImportKeyGenerate: "(i32,i32,i32)->i32",
+	ImportKeyList:     "(i32,i32,i32)->i32",
+	ImportKeyPublic:   "(i32,i32,i32,i32)->i32",
+	ImportSign:        "(i32,i32,i32,i32,i32,i32)->i32",
+	ImportSignMany:    "(i32,i32,i32,i32)->i32",
 }
 
 // Status is what a host function returns to the guest: zero or positive on
@@ -118,6 +169,7 @@ const (
 	StatusLimited     Status = -5 // a rate or quota limit was reached
 	StatusUnavailable Status = -6 // the backing service failed; retrying may help
 	StatusNotFound    Status = -7 // the named item does not exist
+	StatusTooSmall    Status = -8 // the output buffer is too small; nothing was done (ABI v1.1)
 )
 
 // Export results.
@@ -166,3 +218,60 @@ const (
 	// PageSize is the WebAssembly page size in bytes.
 	PageSize = 65536
 )
+
+// KeyType is a key algorithm in the signing host functions.
+type KeyType int32
+
+// Key types. Their names are the keystore directory names.
+const (
+	// KeySecp256k1 is ECDSA over secp256k1. sign takes exactly a 32-byte
+	// digest and returns r||s (64 bytes), normalised to low-S.
+	KeySecp256k1 KeyType = 1
+	// KeyEd25519 is pure Ed25519: sign takes the message itself and
+	// returns a 64-byte signature.
+	KeyEd25519 KeyType = 2
+)
+
+// String returns the key type's name, "SECP256K1" or "ED25519", as the
+// keystore and the framework spell it.
+func (t KeyType) String() string {
+	switch t {
+	case KeySecp256k1:
+		return "SECP256K1"
+	case KeyEd25519:
+		return "ED25519"
+	}
+	return "KeyType(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Signing limits (ABI v1.1). A length over its limit gives [StatusTooLarge]
+// (for one request of sign_many: that request's status).
+const (
+	// MaxKeyIDBytes bounds a key id (the framework's ids are 36-byte UUIDs).
+	MaxKeyIDBytes = 64
+	// MaxSignDataBytes bounds the data of one signature.
+	MaxSignDataBytes = 1 << 20
+	// MaxSignBatch bounds the number of requests of one sign_many.
+	MaxSignBatch = 10000
+	// MaxSignManyInputBytes bounds the whole input of one sign_many.
+	MaxSignManyInputBytes = 16 << 20
+	// SignatureBytes is the size of every signature (Ed25519, and r||s
+	// for SECP256K1).
+	SignatureBytes = 64
+	// KeyInfoMaxBytes is the output buffer key_generate requires, and
+	// always enough for key_public: a public key the host hands over is at
+	// most KeyInfoMaxBytes-8-MaxKeyIDBytes bytes.
+	KeyInfoMaxBytes = 512
+	// MaxPublicKeyBytes bounds the public key (SubjectPublicKeyInfo DER)
+	// in the KeyInfo and PublicKey encodings.
+	MaxPublicKeyBytes = KeyInfoMaxBytes - 8 - MaxKeyIDBytes
+	// SignResultBytes is the most one sign_many result takes: i32 status,
+	// u32 length, signature.
+	SignResultBytes = 8 + SignatureBytes
+)
+
+// SignManyOutputBytes returns the output buffer sign_many requires for n
+// requests: 4 + n × [SignResultBytes].
+func SignManyOutputBytes(n int) int {
+	return 4 + n*SignResultBytes
+}

@@ -204,3 +204,221 @@ func cut(b []byte) (s, rest []byte, ok bool) {
 	}
 	return b[4 : 4+n : 4+n], b[4+n:], true
 }
+
+// Signing encodings (ABI v1.1), in the same primitives:
+//
+//	KeyInfo        = str key_id, str public_key           key_generate
+//	KeyList        = u32 n, n × str key_id                key_list
+//	PublicKey      = u32 type, str public_key             key_public
+//	SignManyInput  = u32 n, n × SignRequest               sign_many input
+//	SignRequest    = str key_id, str data
+//	SignManyOutput = u32 n, n × SignResult                sign_many output
+//	SignResult     = i32 status, str signature
+//
+// public_key is the SubjectPublicKeyInfo DER; type a [KeyType]; status a
+// [Status], 0 with a signature or negative with an empty one.
+
+// AppendKeyInfo appends the KeyInfo encoding of a key.
+func AppendKeyInfo(b []byte, id string, publicKey []byte) []byte {
+	b = AppendString(b, id)
+	return AppendBytes(b, publicKey)
+}
+
+// DecodeKeyInfo reads a KeyInfo; the slices alias b. It fails with
+// [ErrMalformed] on truncated input or trailing bytes.
+func DecodeKeyInfo(b []byte) (id, publicKey []byte, err error) {
+	var ok bool
+	if id, b, ok = cut(b); !ok {
+		return nil, nil, ErrMalformed
+	}
+	if publicKey, b, ok = cut(b); !ok || len(b) != 0 {
+		return nil, nil, ErrMalformed
+	}
+	return id, publicKey, nil
+}
+
+// AppendPublicKey appends the PublicKey encoding of a key.
+func AppendPublicKey(b []byte, t KeyType, publicKey []byte) []byte {
+	b = AppendU32(b, uint32(t))
+	return AppendBytes(b, publicKey)
+}
+
+// DecodePublicKey reads a PublicKey; the slice aliases b. It fails with
+// [ErrMalformed] on truncated input or trailing bytes.
+func DecodePublicKey(b []byte) (KeyType, []byte, error) {
+	if len(b) < 4 {
+		return 0, nil, ErrMalformed
+	}
+	t := KeyType(binary.LittleEndian.Uint32(b))
+	pub, rest, ok := cut(b[4:])
+	if !ok || len(rest) != 0 {
+		return 0, nil, ErrMalformed
+	}
+	return t, pub, nil
+}
+
+// KeyListReader walks a compact KeyList. The zero value is an empty list.
+type KeyListReader struct {
+	b    []byte
+	left uint32
+	err  error
+}
+
+// NewKeyListReader reads the header of a KeyList; it fails with
+// [ErrMalformed] when the header is missing or declares more ids than the
+// bytes can hold.
+func NewKeyListReader(b []byte) (KeyListReader, error) {
+	n, rest, err := listHeader(b, 4)
+	if err != nil {
+		return KeyListReader{}, err
+	}
+	return KeyListReader{b: rest, left: n}, nil
+}
+
+// Len returns how many ids are left to read.
+func (r *KeyListReader) Len() int { return int(r.left) }
+
+// Next returns the next id, a view into the list, or false at the end or at
+// the first malformed item ([KeyListReader.Err] tells which).
+func (r *KeyListReader) Next() ([]byte, bool) {
+	if r.left == 0 || r.err != nil {
+		return nil, false
+	}
+	id, rest, ok := cut(r.b)
+	if !ok {
+		r.err, r.left = ErrMalformed, 0
+		return nil, false
+	}
+	r.b = rest
+	r.left--
+	if r.left == 0 && len(r.b) != 0 {
+		r.err = ErrMalformed
+	}
+	return id, true
+}
+
+// Err returns [ErrMalformed] if the list was malformed, else nil.
+func (r *KeyListReader) Err() error { return r.err }
+
+// AppendSignRequest appends one request of a SignManyInput, after a u32
+// count written with [AppendU32].
+func AppendSignRequest(b []byte, keyID string, data []byte) []byte {
+	b = AppendString(b, keyID)
+	return AppendBytes(b, data)
+}
+
+// SignRequestReader walks a SignManyInput. It is not safe for concurrent
+// use; the zero value is an empty batch.
+type SignRequestReader struct {
+	b    []byte
+	left uint32
+	err  error
+}
+
+// NewSignRequestReader reads the header of a SignManyInput. It fails with
+// [ErrMalformed] when the header is missing or declares more requests than
+// the bytes can hold (each takes at least 8 bytes). The count is not
+// compared with [MaxSignBatch]: see [SignRequestReader.Len].
+func NewSignRequestReader(b []byte) (SignRequestReader, error) {
+	n, rest, err := listHeader(b, 8)
+	if err != nil {
+		return SignRequestReader{}, err
+	}
+	return SignRequestReader{b: rest, left: n}, nil
+}
+
+// Len returns how many requests are left to read.
+func (r *SignRequestReader) Len() int { return int(r.left) }
+
+// Next returns the next request as views into the input, or false at the
+// end or at the first malformed request ([SignRequestReader.Err]).
+func (r *SignRequestReader) Next() (keyID, data []byte, ok bool) {
+	if r.left == 0 || r.err != nil {
+		return nil, nil, false
+	}
+	rest := r.b
+	if keyID, rest, ok = cut(rest); ok {
+		data, rest, ok = cut(rest)
+	}
+	if !ok {
+		r.err, r.left = ErrMalformed, 0
+		return nil, nil, false
+	}
+	r.b = rest
+	r.left--
+	if r.left == 0 && len(r.b) != 0 {
+		r.err = ErrMalformed
+	}
+	return keyID, data, true
+}
+
+// Err returns [ErrMalformed] if the input was malformed, else nil.
+func (r *SignRequestReader) Err() error { return r.err }
+
+// AppendSignResult appends one result of a SignManyOutput, after a u32
+// count written with [AppendU32].
+func AppendSignResult(b []byte, st Status, signature []byte) []byte {
+	b = AppendU32(b, uint32(st))
+	return AppendBytes(b, signature)
+}
+
+// SignResultReader walks a SignManyOutput. The zero value is an empty
+// batch.
+type SignResultReader struct {
+	b    []byte
+	left uint32
+	err  error
+}
+
+// NewSignResultReader reads the header of a SignManyOutput; it fails with
+// [ErrMalformed] like [NewSignRequestReader].
+func NewSignResultReader(b []byte) (SignResultReader, error) {
+	n, rest, err := listHeader(b, 8)
+	if err != nil {
+		return SignResultReader{}, err
+	}
+	return SignResultReader{b: rest, left: n}, nil
+}
+
+// Len returns how many results are left to read.
+func (r *SignResultReader) Len() int { return int(r.left) }
+
+// Next returns the next result (the signature a view into the output), or
+// false at the end or at the first malformed result
+// ([SignResultReader.Err]).
+func (r *SignResultReader) Next() (st Status, signature []byte, ok bool) {
+	if r.left == 0 || r.err != nil {
+		return 0, nil, false
+	}
+	var rest []byte
+	if len(r.b) >= 4 {
+		st = Status(int32(binary.LittleEndian.Uint32(r.b)))
+		signature, rest, ok = cut(r.b[4:])
+	}
+	if !ok {
+		r.err, r.left = ErrMalformed, 0
+		return 0, nil, false
+	}
+	r.b = rest
+	r.left--
+	if r.left == 0 && len(r.b) != 0 {
+		r.err = ErrMalformed
+	}
+	return st, signature, true
+}
+
+// Err returns [ErrMalformed] if the output was malformed, else nil.
+func (r *SignResultReader) Err() error { return r.err }
+
+// listHeader reads a u32 count of items of at least min bytes each.
+func listHeader(b []byte, minItem uint64) (uint32, []byte, error) {
+	if len(b) < 4 {
+		return 0, nil, ErrMalformed
+	}
+	n := binary.LittleEndian.Uint32(b)
+	b = b[4:]
+	if uint64(n)*minItem > uint64(len(b)) || n == 0 && len(b) != 0 {
+		return 0, nil, ErrMalformed
+	}
+	return n, b, nil
+}

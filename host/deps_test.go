@@ -41,6 +41,7 @@ func TestDeps(t *testing.T) {
 		{from: "host/pki", stdOnly: true},
 		{from: "host/auth", forbidden: []string{mod + "host/api", mod + "host/plugin", mod + "host/frontdoor", mod + "host/config"}},
 		{from: "host/plugin", forbidden: []string{mod + "host/api", mod + "host/auth", mod + "host/frontdoor", mod + "host/config"}},
+		{from: "host/hostcall", forbidden: []string{mod + "host/api", mod + "host/auth", mod + "host/frontdoor", mod + "host/config"}},
 		{from: "host/frontdoor", forbidden: []string{mod + "host/api", mod + "host/plugin", mod + "host/config"}},
 		{from: "host/api", forbidden: []string{mod + "host/config", mod + "host/frontdoor"}},
 		{from: "host", forbidden: []string{mod + "cmd", mod + "bench", mod + "examples"}},

@@ -1,6 +1,6 @@
 // Package oso is the Go guest SDK for osohost plugins: it implements the
-// native OSO plugin ABI version 1 (abi/SPEC.md) so that a plugin is a Go type
-// with three methods, compiled to a WebAssembly module.
+// native OSO plugin ABI version 1.1 (abi/SPEC.md) so that a plugin is a Go
+// type with three methods, compiled to a WebAssembly module.
 //
 // # Where it sits
 //
@@ -56,6 +56,17 @@
 // discards the instance, so in-memory state is lost. [Log] writes log lines
 // through the host.
 //
+// # Signing
+//
+// [GenerateKey], [ListKeys], [PublicKey], [Sign] and [SignMany] use key
+// pairs the host keeps (ABI v1.1, abi/SPEC.md §6.5): the private keys never
+// enter the module. [Key.PEM], [PublicKeyPEM] and [SignHex] give the Python
+// framework addon's PEM and lowercase-hex forms. Sign batches with
+// [SignMany]: one crossing for the batch, signed in parallel by the host.
+// Failures are [*HostError] values matching [ErrNotFound], [ErrNotAllowed],
+// [ErrUnavailable], [ErrBadArgument] or [ErrTooLarge]. They work only while
+// Status, ToOSO or ToISV runs.
+//
 // # Concurrency and state
 //
 // An instance runs one call at a time, so methods need no locking. A plugin
@@ -70,5 +81,8 @@
 //
 // The package also builds for the host's own GOOS so that plugin code can be
 // vetted and unit-tested natively: call the plugin's methods with values from
-// [NewDocuments] and a zero [Reply]. There, log lines go to standard error.
+// [NewDocuments] and a zero [Reply]. There, log lines go to standard error,
+// and the signing functions use an in-memory keystore private to the
+// process: Ed25519 keys work as on the host, SECP256K1 answers
+// [ErrBadArgument], and there is no policy.
 package oso

@@ -154,6 +154,14 @@ func (l *DocumentList) Append(id, content, metadata string) {
 	l.n++
 }
 
+// AppendWithMetadata appends the document (id, content, metadata) with the
+// metadata given as bytes, typically JSON built in a buffer the plugin
+// reuses: the bytes are copied, without the allocation a string
+// conversion would cost.
+func (l *DocumentList) AppendWithMetadata(id, content string, metadata []byte) {
+	l.Append(id, content, view(metadata))
+}
+
 // appendField appends s as a length-prefixed string.
 func appendField(b []byte, s string) []byte {
 	n := uint32(len(s))

@@ -31,6 +31,48 @@ func hostLog(level int32, msg string) int32 {
 	return osoLog(level, unsafe.Pointer(unsafe.StringData(msg)), int32(len(msg)))
 }
 
+// Signing host functions (ABI v1.1). A module imports only those its
+// plugin calls: the linker drops the others.
+
+//go:wasmimport oso key_generate
+func osoKeyGenerate(t int32, out unsafe.Pointer, outCap int32) int32
+
+//go:wasmimport oso key_list
+func osoKeyList(t int32, out unsafe.Pointer, outCap int32) int32
+
+//go:wasmimport oso key_public
+func osoKeyPublic(id unsafe.Pointer, idLen int32, out unsafe.Pointer, outCap int32) int32
+
+//go:wasmimport oso sign
+func osoSign(id unsafe.Pointer, idLen int32, data unsafe.Pointer, dataLen int32, out unsafe.Pointer, outCap int32) int32
+
+//go:wasmimport oso sign_many
+func osoSignMany(in unsafe.Pointer, inLen int32, out unsafe.Pointer, outCap int32) int32
+
+func hostKeyGenerate(t int32, out []byte) int32 {
+	return osoKeyGenerate(t, unsafe.Pointer(unsafe.SliceData(out)), int32(len(out)))
+}
+
+func hostKeyList(t int32, out []byte) int32 {
+	return osoKeyList(t, unsafe.Pointer(unsafe.SliceData(out)), int32(len(out)))
+}
+
+func hostKeyPublic(id string, out []byte) int32 {
+	return osoKeyPublic(unsafe.Pointer(unsafe.StringData(id)), int32(len(id)),
+		unsafe.Pointer(unsafe.SliceData(out)), int32(len(out)))
+}
+
+func hostSign(id string, data, out []byte) int32 {
+	return osoSign(unsafe.Pointer(unsafe.StringData(id)), int32(len(id)),
+		unsafe.Pointer(unsafe.SliceData(data)), int32(len(data)),
+		unsafe.Pointer(unsafe.SliceData(out)), int32(len(out)))
+}
+
+func hostSignMany(in, out []byte) int32 {
+	return osoSignMany(unsafe.Pointer(unsafe.SliceData(in)), int32(len(in)),
+		unsafe.Pointer(unsafe.SliceData(out)), int32(len(out)))
+}
+
 // Guest exports (abi.Export*). They live here, in the SDK, so that a plugin's
 // package main only registers its Plugin.
 

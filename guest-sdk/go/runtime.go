@@ -27,6 +27,7 @@ type runtime struct {
 	docs  Documents
 	reply Reply
 	list  DocumentList
+	sign  signState
 }
 
 // alloc returns the input buffer, grown to at least size bytes. Its contents

@@ -23,7 +23,9 @@ var sources = map[string]struct {
 	lang string // "go" or "c"
 }{
 	"queue":     {"examples/queue", "go"},
+	"signer":    {"examples/signer", "go"},
 	"testguest": {"host/plugin/testdata/testguest", "go"},
+	"signguest": {"host/hostcall/testdata/signguest", "go"},
 	"status-c":  {"examples/status-c", "c"},
 }
 

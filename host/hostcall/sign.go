@@ -1,0 +1,568 @@
+package hostcall
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/osohost/osohost/abi"
+	"github.com/osohost/osohost/host/plugin"
+	"github.com/osohost/osohost/host/signing"
+)
+
+// Policy restricts what plugins may do with the signer. It is checked
+// before the signer is called; a refused attempt is logged (host function,
+// key id, key type) and answered abi.StatusNotAllowed. The zero value
+// allows everything.
+type Policy struct {
+	// AllowedTypes lists the key types plugins may generate, list, read
+	// and sign with; nil or empty allows every type. Checking the type of
+	// a key named by id costs one signer lookup per key id, cached.
+	AllowedTypes []signing.KeyType
+	// AllowedKeyIDs lists the only keys plugins may use; nil or empty
+	// allows every key. When it is set, key_list lists only these keys
+	// and key_generate is refused: a new key could never be used.
+	AllowedKeyIDs []string
+}
+
+// Signing returns the signing host functions of ABI v1.1 (key_generate,
+// key_list, key_public, sign, sign_many; abi/SPEC.md §6.5–6.10) over s, for
+// [plugin.EngineOptions].HostFunctions. Each call uses the running export
+// call's context ([plugin.CallContext]), so the request's deadline and
+// values reach the signer. log receives refusals and backend failures; nil
+// discards them. The functions are safe for concurrent use by every
+// instance of every module of the engine.
+func Signing(s signing.Signer, log *slog.Logger, pol Policy) []plugin.HostFunction {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &signer{s: s, log: log, limit: rateLimiter{rate: 10, burst: 50}}
+	all := map[signing.KeyType]bool{}
+	for _, t := range pol.AllowedTypes {
+		all[t] = true
+	}
+	if len(pol.AllowedTypes) > 0 && !(all[signing.Secp256k1] && all[signing.Ed25519]) {
+		h.types = all
+	}
+	if len(pol.AllowedKeyIDs) > 0 {
+		h.ids = map[string]bool{}
+		for _, id := range pol.AllowedKeyIDs {
+			h.ids[id] = true
+		}
+	}
+	return []plugin.HostFunction{
+		hostFunction(abi.ImportKeyGenerate, 3, h.keyGenerate),
+		hostFunction(abi.ImportKeyList, 3, h.keyList),
+		hostFunction(abi.ImportKeyPublic, 4, h.keyPublic),
+		hostFunction(abi.ImportSign, 6, h.sign),
+		hostFunction(abi.ImportSignMany, 4, h.signMany),
+	}
+}
+
+func hostFunction(name string, params int, fn api.GoModuleFunc) plugin.HostFunction {
+	ps := make([]api.ValueType, params)
+	for i := range ps {
+		ps[i] = api.ValueTypeI32
+	}
+	return plugin.HostFunction{Name: name, Params: ps, Results: []api.ValueType{api.ValueTypeI32}, Fn: fn}
+}
+
+// signer implements the signing host functions.
+type signer struct {
+	s     signing.Signer
+	log   *slog.Logger
+	types map[signing.KeyType]bool // nil: every type
+	ids   map[string]bool          // nil: every key
+
+	mu        sync.Mutex
+	typeCache map[string]signing.KeyType // key id → type, when types is set
+	limit     rateLimiter                // log lines
+	dropped   int                        // log lines dropped since the last one written
+}
+
+// maxTypeCache bounds the key-type cache; it is emptied when full.
+const maxTypeCache = 4096
+
+func toKeyType(t abi.KeyType) (signing.KeyType, bool) {
+	switch t {
+	case abi.KeySecp256k1:
+		return signing.Secp256k1, true
+	case abi.KeyEd25519:
+		return signing.Ed25519, true
+	}
+	return "", false
+}
+
+func fromKeyType(t signing.KeyType) (abi.KeyType, bool) {
+	switch t {
+	case signing.Secp256k1:
+		return abi.KeySecp256k1, true
+	case signing.Ed25519:
+		return abi.KeyEd25519, true
+	}
+	return 0, false
+}
+
+// keyGenerate implements oso.key_generate(type, out_ptr, out_cap).
+func (h *signer) keyGenerate(ctx context.Context, mod api.Module, stack []uint64) {
+	const fn = abi.ImportKeyGenerate
+	rctx := plugin.CallContext(ctx)
+	if rctx == nil {
+		ret(stack, int32(abi.StatusNotAllowed))
+		return
+	}
+	t, ok := toKeyType(abi.KeyType(api.DecodeI32(stack[0])))
+	if !ok {
+		ret(stack, int32(abi.StatusBadArgument))
+		return
+	}
+	outPtr, outCap := api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
+	mem := mod.Memory()
+	if st := checkOut(mem, outPtr, outCap); st != abi.StatusOK {
+		ret(stack, int32(st))
+		return
+	}
+	if outCap < abi.KeyInfoMaxBytes {
+		ret(stack, int32(abi.StatusTooSmall))
+		return
+	}
+	if !h.typeAllowed(t) {
+		h.refuse(rctx, fn, "", t, "key type not allowed")
+		ret(stack, int32(abi.StatusNotAllowed))
+		return
+	}
+	if h.ids != nil {
+		h.refuse(rctx, fn, "", t, "key ids are fixed by policy")
+		ret(stack, int32(abi.StatusNotAllowed))
+		return
+	}
+	k, err := h.s.GenerateKey(rctx, t)
+	if err != nil {
+		ret(stack, int32(h.fail(rctx, fn, err)))
+		return
+	}
+	if len(k.ID) > abi.MaxKeyIDBytes || len(k.PublicKey) > abi.MaxPublicKeyBytes {
+		h.logf(rctx, slog.LevelError, "signing backend returned a key over the ABI limits", "host_function", fn, "key_type", string(t), "key_id_bytes", len(k.ID), "public_key_bytes", len(k.PublicKey))
+		ret(stack, int32(abi.StatusUnavailable))
+		return
+	}
+	h.remember(k.ID, t)
+	b := abi.AppendKeyInfo(make([]byte, 0, 8+len(k.ID)+len(k.PublicKey)), k.ID, k.PublicKey)
+	ret(stack, write(mem, outPtr, b))
+}
+
+// keyList implements oso.key_list(type, out_ptr, out_cap).
+func (h *signer) keyList(ctx context.Context, mod api.Module, stack []uint64) {
+	const fn = abi.ImportKeyList
+	rctx := plugin.CallContext(ctx)
+	if rctx == nil {
+		ret(stack, int32(abi.StatusNotAllowed))
+		return
+	}
+	t, ok := toKeyType(abi.KeyType(api.DecodeI32(stack[0])))
+	if !ok {
+		ret(stack, int32(abi.StatusBadArgument))
+		return
+	}
+	outPtr, outCap := api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
+	mem := mod.Memory()
+	if st := checkOut(mem, outPtr, outCap); st != abi.StatusOK {
+		ret(stack, int32(st))
+		return
+	}
+	if !h.typeAllowed(t) {
+		h.refuse(rctx, fn, "", t, "key type not allowed")
+		ret(stack, int32(abi.StatusNotAllowed))
+		return
+	}
+	ids, err := h.s.ListKeys(rctx, t)
+	if err != nil {
+		ret(stack, int32(h.fail(rctx, fn, err)))
+		return
+	}
+	if outCap < 4 {
+		ret(stack, int32(abi.StatusTooSmall))
+		return
+	}
+	size := 4
+	for _, id := range ids {
+		size += 4 + len(id)
+	}
+	b := make([]byte, 4, min(size, int(outCap)))
+	n := 0
+	for _, id := range ids {
+		// An id longer than the ABI allows could never be named by the
+		// guest; one outside the policy must not be seen.
+		if len(id) > abi.MaxKeyIDBytes || !h.idAllowed(id) {
+			continue
+		}
+		if len(b)+4+len(id) > int(outCap) {
+			ret(stack, int32(abi.StatusTooSmall)) // nothing written
+			return
+		}
+		b = abi.AppendString(b, id)
+		n++
+	}
+	binary.LittleEndian.PutUint32(b, uint32(n))
+	ret(stack, write(mem, outPtr, b))
+}
+
+// keyPublic implements oso.key_public(id_ptr, id_len, out_ptr, out_cap).
+func (h *signer) keyPublic(ctx context.Context, mod api.Module, stack []uint64) {
+	const fn = abi.ImportKeyPublic
+	rctx := plugin.CallContext(ctx)
+	if rctx == nil {
+		ret(stack, int32(abi.StatusNotAllowed))
+		return
+	}
+	mem := mod.Memory()
+	idv, st := readPair(mem, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxKeyIDBytes)
+	if st != abi.StatusOK {
+		ret(stack, int32(st))
+		return
+	}
+	id := string(idv)
+	outPtr, outCap := api.DecodeU32(stack[2]), api.DecodeU32(stack[3])
+	if st := checkOut(mem, outPtr, outCap); st != abi.StatusOK {
+		ret(stack, int32(st))
+		return
+	}
+	if !h.idAllowed(id) {
+		h.refuse(rctx, fn, id, "", "key id not allowed")
+		ret(stack, int32(abi.StatusNotAllowed))
+		return
+	}
+	k, err := h.s.PublicKey(rctx, id)
+	if err != nil {
+		ret(stack, int32(h.fail(rctx, fn, err)))
+		return
+	}
+	at, ok := fromKeyType(k.Type)
+	if !ok || len(k.PublicKey) > abi.MaxPublicKeyBytes {
+		h.logf(rctx, slog.LevelError, "signing backend returned a key the ABI cannot describe", "host_function", fn, "key_id", id, "key_type", string(k.Type), "public_key_bytes", len(k.PublicKey))
+		ret(stack, int32(abi.StatusUnavailable))
+		return
+	}
+	h.remember(id, k.Type)
+	if !h.typeAllowed(k.Type) {
+		h.refuse(rctx, fn, id, k.Type, "key type not allowed")
+		ret(stack, int32(abi.StatusNotAllowed))
+		return
+	}
+	if 8+len(k.PublicKey) > int(outCap) {
+		ret(stack, int32(abi.StatusTooSmall))
+		return
+	}
+	b := abi.AppendPublicKey(make([]byte, 0, 8+len(k.PublicKey)), at, k.PublicKey)
+	ret(stack, write(mem, outPtr, b))
+}
+
+// sign implements oso.sign(id_ptr, id_len, data_ptr, data_len, out_ptr,
+// out_cap).
+func (h *signer) sign(ctx context.Context, mod api.Module, stack []uint64) {
+	const fn = abi.ImportSign
+	rctx := plugin.CallContext(ctx)
+	if rctx == nil {
+		ret(stack, int32(abi.StatusNotAllowed))
+		return
+	}
+	mem := mod.Memory()
+	idPtr, idLen := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+	dataPtr, dataLen := api.DecodeU32(stack[2]), api.DecodeU32(stack[3])
+	outPtr, outCap := api.DecodeU32(stack[4]), api.DecodeU32(stack[5])
+	idv, st := readPair(mem, idPtr, idLen, abi.MaxKeyIDBytes)
+	if st != abi.StatusOK {
+		ret(stack, int32(st))
+		return
+	}
+	datav, st := readPair(mem, dataPtr, dataLen, abi.MaxSignDataBytes)
+	if st != abi.StatusOK {
+		ret(stack, int32(st))
+		return
+	}
+	if st := checkOut(mem, outPtr, outCap); st != abi.StatusOK {
+		ret(stack, int32(st))
+		return
+	}
+	if outCap < abi.SignatureBytes {
+		ret(stack, int32(abi.StatusTooSmall))
+		return
+	}
+	// Copies: the signer may keep what it is given (audit) and must not
+	// see guest memory.
+	id := string(idv)
+	data := bytes.Clone(datav)
+	if st := h.allowed(rctx, fn, id); st != abi.StatusOK {
+		ret(stack, int32(st))
+		return
+	}
+	sig, err := h.s.Sign(rctx, id, data)
+	if err != nil {
+		ret(stack, int32(h.fail(rctx, fn, err)))
+		return
+	}
+	if len(sig) != abi.SignatureBytes {
+		h.logf(rctx, slog.LevelError, "signing backend returned a signature of the wrong size", "host_function", fn, "key_id", id, "bytes", len(sig))
+		ret(stack, int32(abi.StatusUnavailable))
+		return
+	}
+	ret(stack, write(mem, outPtr, sig))
+}
+
+// signMany implements oso.sign_many(in_ptr, in_len, out_ptr, out_cap).
+func (h *signer) signMany(ctx context.Context, mod api.Module, stack []uint64) {
+	const fn = abi.ImportSignMany
+	rctx := plugin.CallContext(ctx)
+	if rctx == nil {
+		ret(stack, int32(abi.StatusNotAllowed))
+		return
+	}
+	mem := mod.Memory()
+	inv, st := readPair(mem, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), abi.MaxSignManyInputBytes)
+	if st != abi.StatusOK {
+		ret(stack, int32(st))
+		return
+	}
+	outPtr, outCap := api.DecodeU32(stack[2]), api.DecodeU32(stack[3])
+	r, err := abi.NewSignRequestReader(inv)
+	if err != nil {
+		ret(stack, int32(abi.StatusBadArgument))
+		return
+	}
+	n := r.Len()
+	if n > abi.MaxSignBatch {
+		ret(stack, int32(abi.StatusTooLarge))
+		return
+	}
+	if st := checkOut(mem, outPtr, outCap); st != abi.StatusOK {
+		ret(stack, int32(st))
+		return
+	}
+	if int64(outCap) < int64(abi.SignManyOutputBytes(n)) {
+		ret(stack, int32(abi.StatusTooSmall))
+		return
+	}
+	// One copy of the whole input; the requests are views into it.
+	in := bytes.Clone(inv)
+	r, _ = abi.NewSignRequestReader(in)
+	status := make([]abi.Status, n)
+	reqs := make([]signing.SignRequest, 0, n)
+	idx := make([]int, 0, n) // reqs[k] answers request idx[k]
+	var refusedID string
+	refused := 0
+	// A batch usually names one key: convert and check each run of the
+	// same id once.
+	prev, prevSt, started := "", abi.StatusOK, false
+	for i := 0; ; i++ {
+		idv, data, ok := r.Next()
+		if !ok {
+			break
+		}
+		if len(idv) > abi.MaxKeyIDBytes || len(data) > abi.MaxSignDataBytes {
+			status[i] = abi.StatusTooLarge
+			continue
+		}
+		if !started || string(idv) != prev {
+			prev, started = string(idv), true
+			prevSt = h.allowedQuiet(rctx, prev)
+		}
+		id := prev
+		if st := prevSt; st != abi.StatusOK {
+			status[i] = st
+			if st == abi.StatusNotAllowed {
+				if refused == 0 {
+					refusedID = id
+				}
+				refused++
+			}
+			continue
+		}
+		reqs = append(reqs, signing.SignRequest{KeyID: id, Data: data})
+		idx = append(idx, i)
+	}
+	if r.Err() != nil {
+		ret(stack, int32(abi.StatusBadArgument))
+		return
+	}
+	if refused > 0 {
+		h.refuse(rctx, fn, refusedID, h.cachedType(refusedID), "key not allowed", "refused_requests", refused)
+	}
+	var results []signing.SignResult
+	if len(reqs) > 0 {
+		results, err = h.s.SignMany(rctx, reqs)
+		if err != nil {
+			ret(stack, int32(h.fail(rctx, fn, err)))
+			return
+		}
+		if len(results) != len(reqs) {
+			h.logf(rctx, slog.LevelError, "signing backend answered a batch with the wrong number of results", "host_function", fn, "requests", len(reqs), "results", len(results))
+			ret(stack, int32(abi.StatusUnavailable))
+			return
+		}
+	}
+	sigs := make([][]byte, n)
+	for k, res := range results {
+		i := idx[k]
+		switch {
+		case res.Err != nil:
+			status[i] = h.fail(rctx, fn, res.Err)
+		case len(res.Signature) != abi.SignatureBytes:
+			h.logf(rctx, slog.LevelError, "signing backend returned a signature of the wrong size", "host_function", fn, "key_id", reqs[k].KeyID, "bytes", len(res.Signature))
+			status[i] = abi.StatusUnavailable
+		default:
+			sigs[i] = res.Signature
+		}
+	}
+	out := make([]byte, 0, abi.SignManyOutputBytes(n))
+	out = abi.AppendU32(out, uint32(n))
+	for i := range n {
+		out = abi.AppendSignResult(out, status[i], sigs[i])
+	}
+	ret(stack, write(mem, outPtr, out))
+}
+
+// typeAllowed reports whether the policy allows key type t.
+func (h *signer) typeAllowed(t signing.KeyType) bool {
+	return h.types == nil || h.types[t]
+}
+
+// idAllowed reports whether the policy allows key id.
+func (h *signer) idAllowed(id string) bool {
+	return h.ids == nil || h.ids[id]
+}
+
+// allowed checks the policy for signing with key id, logging a refusal.
+func (h *signer) allowed(ctx context.Context, fn, id string) abi.Status {
+	st := h.allowedQuiet(ctx, id)
+	if st == abi.StatusNotAllowed {
+		h.refuse(ctx, fn, id, h.cachedType(id), "key not allowed")
+	}
+	return st
+}
+
+// allowedQuiet checks the policy for signing with key id. When key types
+// are restricted, the key's type is looked up (once per id) and an unknown
+// key gives StatusNotFound.
+func (h *signer) allowedQuiet(ctx context.Context, id string) abi.Status {
+	if !h.idAllowed(id) {
+		return abi.StatusNotAllowed
+	}
+	if h.types == nil {
+		return abi.StatusOK
+	}
+	t := h.cachedType(id)
+	if t == "" {
+		k, err := h.s.PublicKey(ctx, id)
+		if err != nil {
+			return h.fail(ctx, "key type lookup", err)
+		}
+		t = k.Type
+		h.remember(id, t)
+	}
+	if !h.types[t] {
+		return abi.StatusNotAllowed
+	}
+	return abi.StatusOK
+}
+
+// cachedType returns the remembered type of key id, or "".
+func (h *signer) cachedType(id string) signing.KeyType {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.typeCache[id]
+}
+
+// remember caches the type of key id, when types are restricted.
+func (h *signer) remember(id string, t signing.KeyType) {
+	if h.types == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.typeCache == nil || len(h.typeCache) >= maxTypeCache {
+		h.typeCache = make(map[string]signing.KeyType)
+	}
+	h.typeCache[id] = t
+}
+
+// fail maps a signer error to the status the guest sees. Errors of the
+// documented kinds are the backend's answer and are not logged here;
+// anything else is logged and answered StatusUnavailable.
+func (h *signer) fail(ctx context.Context, fn string, err error) abi.Status {
+	switch {
+	case errors.Is(err, signing.ErrUnknownKey):
+		return abi.StatusNotFound
+	case errors.Is(err, signing.ErrBadInput), errors.Is(err, signing.ErrUnsupportedKey):
+		return abi.StatusBadArgument
+	case errors.Is(err, signing.ErrNotAllowed):
+		return abi.StatusNotAllowed
+	case errors.Is(err, signing.ErrUnavailable):
+		return abi.StatusUnavailable
+	case ctx.Err() != nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// The call is ending: the runtime reports why itself.
+		return abi.StatusUnavailable
+	}
+	h.logf(ctx, slog.LevelError, "signing backend failed", "host_function", fn, "err", err)
+	return abi.StatusUnavailable
+}
+
+// refuse logs a policy refusal: what was asked, never data.
+func (h *signer) refuse(ctx context.Context, fn, id string, t signing.KeyType, why string, more ...any) {
+	args := append([]any{"host_function", fn, "key_id", id, "key_type", string(t), "reason", why}, more...)
+	h.logf(ctx, slog.LevelWarn, "signing refused by policy", args...)
+}
+
+// logf writes one line, with the request's caller and trace id when ctx
+// carries them ([signing.CallerInfoFrom]), unless the log rate is exceeded;
+// lines dropped meanwhile are counted in the next line written.
+func (h *signer) logf(ctx context.Context, level slog.Level, msg string, args ...any) {
+	if !h.log.Enabled(ctx, level) {
+		return
+	}
+	h.mu.Lock()
+	ok := h.limit.allow(time.Now())
+	dropped := h.dropped
+	if ok {
+		h.dropped = 0
+	} else {
+		h.dropped++
+	}
+	h.mu.Unlock()
+	if !ok {
+		return
+	}
+	if dropped > 0 {
+		args = append(args, "dropped_lines", dropped)
+	}
+	if ci, ok := signing.CallerInfoFrom(ctx); ok {
+		args = append(args, "trace_id", ci.TraceID, "caller", ci.Caller, "plugin_sha256", ci.PluginSHA256)
+	}
+	h.log.Log(ctx, level, msg, args...)
+}
+
+// rateLimiter is a token bucket; the caller serialises access.
+type rateLimiter struct {
+	rate, burst float64
+	tokens      float64
+	last        time.Time
+}
+
+func (r *rateLimiter) allow(now time.Time) bool {
+	if r.last.IsZero() {
+		r.tokens = r.burst
+	} else {
+		r.tokens = min(r.burst, r.tokens+now.Sub(r.last).Seconds()*r.rate)
+	}
+	r.last = now
+	if r.tokens < 1 {
+		return false
+	}
+	r.tokens--
+	return true
+}
