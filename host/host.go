@@ -26,8 +26,15 @@ import (
 	"github.com/osohost/osohost/host/auth/mtls"
 	"github.com/osohost/osohost/host/config"
 	"github.com/osohost/osohost/host/frontdoor"
+	"github.com/osohost/osohost/host/hostcall"
+	"github.com/osohost/osohost/host/pki"
 	"github.com/osohost/osohost/host/plugin"
 	"github.com/osohost/osohost/host/schema"
+	"github.com/osohost/osohost/host/signing"
+	"github.com/osohost/osohost/host/signing/audit"
+	"github.com/osohost/osohost/host/signing/grep11"
+	"github.com/osohost/osohost/host/signing/keystore"
+	"github.com/osohost/osohost/host/signing/soft"
 )
 
 // Options are what the host needs besides the configuration.
@@ -43,6 +50,8 @@ type Server struct {
 	engine *plugin.Engine
 	pool   *plugin.Pool
 	front  *frontdoor.Server
+	signer signing.Signer // the backend, without the audit wrapper
+	audit  *audit.Log
 }
 
 // New loads and checks the plugin, pre-warms its pool, and binds the
@@ -92,6 +101,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err 
 	if err != nil {
 		return nil, err
 	}
+	_, hostFuncs, err := s.openSigning(ctx, cfg, log.With("logger", "osohost.signing"))
+	if err != nil {
+		return nil, err
+	}
+
 	plog := log.With("logger", "osohost.plugin")
 	cacheDir := filepath.Join(cfg.App.Root, "cache", "wazero")
 	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
@@ -102,6 +116,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err 
 		CacheDir:         cacheDir,
 		MemoryLimitPages: uint32(cfg.Limits.MemoryMiB) * (1 << 20 / abi.PageSize),
 		Logger:           plog,
+		HostFunctions:    hostFuncs,
 	})
 	if err != nil {
 		return nil, err
@@ -132,6 +147,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err 
 		BodyLimit:      cfg.Server.BodyLimitBytes,
 		Limits:         lim,
 		Logger:         log.With("logger", "osohost.api"),
+		Annotate: func(ctx context.Context, traceID string, p auth.Principal) context.Context {
+			caller := p.Subject
+			if p.Fingerprint != ([32]byte{}) {
+				caller = pki.FormatFingerprint(p.Fingerprint)
+			}
+			return signing.WithCallerInfo(ctx, signing.CallerInfo{PluginSHA256: mod.Info().SHA256, Caller: caller, TraceID: traceID})
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -185,6 +207,81 @@ func (s *Server) close(ctx context.Context) {
 	if s.engine != nil {
 		_ = s.engine.Close(ctx)
 	}
+	if s.signer != nil {
+		_ = s.signer.Close()
+	}
+	if s.audit != nil {
+		_ = s.audit.Close()
+	}
+}
+
+// openSigning opens the configured signing backend behind the audit log
+// and returns the host functions that expose it to plugins.
+func (s *Server) openSigning(ctx context.Context, cfg *config.Config, log *slog.Logger) (signing.Signer, []plugin.HostFunction, error) {
+	sc := cfg.Signing
+	backend := sc.Backend
+	addon, hasAddon := cfg.Plugin.SigningServer()
+	if backend == config.SigningAuto {
+		backend = config.SigningSoftware
+		if hasAddon {
+			backend = config.SigningGREP11
+		}
+	}
+	if backend == config.SigningNone {
+		return nil, nil, nil
+	}
+	orRoot := func(p string, parts ...string) string {
+		if p != "" {
+			return p
+		}
+		return filepath.Join(append([]string{cfg.App.Root}, parts...)...)
+	}
+	var raw signing.Signer
+	switch backend {
+	case config.SigningSoftware:
+		soft, err := soft.New(soft.Options{
+			Dir:         orRoot(sc.KeystorePath, "keystore"),
+			KEKFile:     orRoot(sc.KEKFile, "keystore.kek"),
+			Concurrency: sc.Concurrency,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("host: software signing backend: %w", err)
+		}
+		raw = soft
+	case config.SigningGREP11:
+		ks, err := keystore.Open(addon.KeystorePath)
+		if err != nil {
+			return nil, nil, fmt.Errorf("host: keystore: %w", err)
+		}
+		g, err := grep11.New(ctx, grep11.Options{
+			Endpoint:       addon.Endpoint,
+			CACert:         []byte(addon.CACert),
+			ClientCert:     []byte(addon.ClientCert),
+			ClientKey:      []byte(addon.ClientKey.Reveal()),
+			Keystore:       ks,
+			MaxConcurrency: sc.Concurrency,
+			Logger:         log,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("host: grep11 signing backend: %w", err)
+		}
+		raw = g
+	}
+	auditPath := orRoot(sc.AuditFile, "audit", audit.FileName)
+	alog, err := audit.Open(filepath.Dir(auditPath), audit.Options{FileName: filepath.Base(auditPath), Logger: log})
+	if err != nil {
+		raw.Close()
+		return nil, nil, fmt.Errorf("host: audit log: %w", err)
+	}
+	s.signer, s.audit = raw, alog
+	var pol hostcall.Policy
+	for _, t := range sc.AllowedTypes {
+		pol.AllowedTypes = append(pol.AllowedTypes, signing.KeyType(t))
+	}
+	pol.AllowedKeyIDs = sc.AllowedKeyIDs
+	signer := signing.Audited(raw, alog)
+	log.Info("signing ready", "backend", string(backend), "audit_file", auditPath)
+	return signer, hostcall.Signing(signer, log, pol), nil
 }
 
 // denyAll refuses every request with 401: no auth parser is configured.

@@ -257,7 +257,7 @@ type Signing struct {
 	// keys plugins may use; empty allows every key of an allowed type.
 	AllowedKeyIDs []string
 	// AuditFile (SIGNING__AUDIT_FILE) is the append-only, hash-chained log
-	// of every signature; empty means <APP__ROOT>/audit/signatures.log.
+	// of every signature; empty means <APP__ROOT>/audit/audit.log.
 	AuditFile string
 	// Concurrency (SIGNING__CONCURRENCY) bounds the signatures of one
 	// batch made at once; 0 means the backend's default.

@@ -124,6 +124,20 @@ func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 	return &Engine{rt: rt, opts: opts, log: log}, nil
 }
 
+// provides reports whether the engine's "oso" module has the function.
+func (e *Engine) provides(name string) bool {
+	switch name {
+	case abi.ImportOutput, abi.ImportError, abi.ImportLog:
+		return true
+	}
+	for _, f := range e.opts.HostFunctions {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // Close releases the runtime and every module compiled by it.
 func (e *Engine) Close(ctx context.Context) error {
 	return e.rt.Close(ctx)
@@ -176,7 +190,13 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 		return nil, fmt.Errorf("plugin: not a valid WebAssembly module: %w", err)
 	}
 	info := describe(cm, wasm)
-	if p := info.Problems(); len(p) > 0 {
+	p := info.Problems()
+	for _, imp := range info.Imports {
+		if imp.Module == abi.ImportModule && imp.Known && !e.provides(imp.Name) {
+			p = append(p, fmt.Sprintf("import %s.%s: this host function is not enabled here (for signing: SIGNING__BACKEND)", imp.Module, imp.Name))
+		}
+	}
+	if len(p) > 0 {
 		cm.Close(ctx)
 		return nil, &ModuleError{Problems: p}
 	}

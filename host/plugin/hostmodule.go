@@ -64,15 +64,18 @@ type HostFunction struct {
 
 // CallContext returns the context of the export call that is running on
 // the instance a host function was called from: the request's context,
-// with its deadline, cancellation and values. It returns nil when no export
-// call runs (during "_initialize" or "init"); host functions then refuse
-// with abi.StatusNotAllowed.
+// with its values and cancellation, bounded by the call's deadline. It
+// returns nil when no export call runs (during "_initialize" or "init");
+// host functions then refuse with abi.StatusNotAllowed.
 func CallContext(ctx context.Context) context.Context {
 	inst := callingInstance(ctx)
 	if inst == nil {
 		return nil
 	}
-	return inst.reqCtx
+	if inst.hostCtx == nil {
+		inst.hostCtx, inst.hostCancel = context.WithDeadlineCause(inst.reqCtx, inst.deadline, ErrCallTimeout)
+	}
+	return inst.hostCtx
 }
 
 func ret(stack []uint64, s abi.Status) { stack[0] = api.EncodeI32(int32(s)) }

@@ -41,6 +41,9 @@ type instance struct {
 	// Per-call deadline state, owned by the calling goroutine (arm..disarm).
 	callCtx    context.Context
 	reqCtx     context.Context // the caller's context, for host functions
+	deadline   time.Time       // when the armed call's deadline passes
+	hostCtx    context.Context // reqCtx bounded by deadline, made on first use
+	hostCancel context.CancelFunc
 	timerArmed bool
 	stopCancel func() bool
 	cancelCall context.CancelFunc
@@ -207,6 +210,7 @@ func (inst *instance) arm(ctx context.Context, timeout time.Duration) error {
 	}
 	inst.callCtx = inst.ctx
 	inst.reqCtx = ctx
+	inst.deadline = time.Now().Add(d)
 	inst.mu.Lock()
 	inst.seq++
 	seq := inst.seq
@@ -251,6 +255,10 @@ func (inst *instance) disarm() {
 	inst.mu.Unlock()
 	inst.callCtx = nil
 	inst.reqCtx = nil
+	if inst.hostCancel != nil {
+		inst.hostCancel()
+		inst.hostCancel, inst.hostCtx = nil, nil
+	}
 }
 
 // run calls fn with the parameters in inst.stack, under the armed deadline,
