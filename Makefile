@@ -40,8 +40,11 @@ $(GUESTDIR)/status-c.wasm: examples/status-c/*.c guest-sdk/c/*.c guest-sdk/c/*.h
 
 # run: build the binary and the example plugin, then serve it with a
 # development PKI (generated once under .osohost/) on 127.0.0.1:4000.
-run: $(BIN) $(GUESTDIR)/queue.wasm
-	$(BIN) run --dev --listen 127.0.0.1:4000 $(GUESTDIR)/queue.wasm
+# `make run PLUGIN=signer MODE=backend` serves the signing example instead.
+PLUGIN ?= queue
+MODE   ?= frontend
+run: $(BIN) $(GUESTDIR)/$(PLUGIN).wasm
+	$(BIN) run --dev --mode $(MODE) --listen 127.0.0.1:4000 $(GUESTDIR)/$(PLUGIN).wasm
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/osohost/osohost/abi"
 	"github.com/osohost/osohost/host/api"
@@ -101,7 +102,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err 
 	if err != nil {
 		return nil, err
 	}
-	_, hostFuncs, err := s.openSigning(ctx, cfg, log.With("logger", "osohost.signing"))
+	signer, hostFuncs, err := s.openSigning(ctx, cfg, log.With("logger", "osohost.signing"))
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +148,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err 
 		BodyLimit:      cfg.Server.BodyLimitBytes,
 		Limits:         lim,
 		Logger:         log.With("logger", "osohost.api"),
+		Health:         health(signer),
 		Annotate: func(ctx context.Context, traceID string, p auth.Principal) context.Context {
 			caller := p.Subject
 			if p.Fingerprint != ([32]byte{}) {
@@ -282,6 +284,26 @@ func (s *Server) openSigning(ctx context.Context, cfg *config.Config, log *slog.
 	signer := signing.Audited(raw, alog)
 	log.Info("signing ready", "backend", string(backend), "audit_file", auditPath)
 	return signer, hostcall.Signing(signer, log, pol), nil
+}
+
+// health returns the signing backend's health check, or nil without one.
+func health(s signing.Signer) func(context.Context) error {
+	if s == nil {
+		return nil
+	}
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		err := s.Health(ctx)
+		var mech *grep11.MechanismError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &mech):
+			return mech // the framework's own message, safe to show
+		}
+		return errors.New("signing backend unavailable")
+	}
 }
 
 // denyAll refuses every request with 401: no auth parser is configured.

@@ -53,6 +53,11 @@ type Options struct {
 	Limits schema.Limits
 	// Logger receives one line per request; nil discards.
 	Logger *slog.Logger
+	// Health, if set, is asked on every status request; a non-nil error
+	// (text safe to show) is merged into the plugin's ComponentStatus as an
+	// Error item, and a 2xx status becomes 500, as the framework's signing
+	// addon health check reports it.
+	Health func(ctx context.Context) error
 	// Annotate, if set, derives the context a guest call runs under from
 	// the authenticated request: it is how host functions learn the
 	// caller (for the audit log) without depending on this package.
@@ -310,7 +315,13 @@ func (h *Handler) callAndWrite(w http.ResponseWriter, r *http.Request, export st
 	if err != nil {
 		return err
 	}
-	code, body, err := EncodeOutput(export, res, h.opts.Limits)
+	var extra []schema.StatusError
+	if export == abi.ExportStatus && h.opts.Health != nil {
+		if herr := h.opts.Health(r.Context()); herr != nil {
+			extra = append(extra, schema.StatusError{Code: "signing", Message: herr.Error()})
+		}
+	}
+	code, body, err := encodeOutput(export, res, h.opts.Limits, extra)
 	if err != nil {
 		return err
 	}
@@ -342,6 +353,11 @@ func EncodeInput(body []byte, lim schema.Limits, log *slog.Logger) ([]byte, erro
 // DocumentList) for to_isv. Invalid output is a *plugin.OutputError (502);
 // a status_code outside 100..599 is a 500 *Error.
 func EncodeOutput(export string, res plugin.Result, lim schema.Limits) (int, []byte, error) {
+	return encodeOutput(export, res, lim, nil)
+}
+
+// encodeOutput is EncodeOutput with Error items to merge into a status.
+func encodeOutput(export string, res plugin.Result, lim schema.Limits, extra []schema.StatusError) (int, []byte, error) {
 	if lim == (schema.Limits{}) {
 		lim = schema.DefaultLimits
 	}
@@ -370,6 +386,12 @@ func EncodeOutput(export string, res plugin.Result, lim schema.Limits) (int, []b
 		if !ok {
 			return 0, nil, &Error{Status: http.StatusInternalServerError, Description: descInternal,
 				Err: errors.New("api: plugin status_code outside 100..599")}
+		}
+		if len(extra) > 0 {
+			st.Errors = append(st.Errors, extra...)
+			if code < 300 {
+				code, st.Code, st.Status = 500, 500, "Internal Server Error"
+			}
 		}
 		return code, schema.AppendStatusJSON(nil, st), nil
 	case abi.ExportToOSO:

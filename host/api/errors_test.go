@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/osohost/osohost/host/auth"
@@ -83,5 +84,21 @@ func TestValidTraceID(t *testing.T) {
 		if validTraceID(s) {
 			t.Errorf("%q accepted", s)
 		}
+	}
+}
+
+func TestEncodeOutput_HealthMerged(t *testing.T) {
+	res := plugin.Result{Kind: 1, Data: []byte(`{"status_code":200,"status":"OK","errors":[],"queued":1}`)}
+	code, body, err := encodeOutput("status", res, schema.Limits{}, []schema.StatusError{{Code: "signing", Message: "GREP11 server does not support ECDSA"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"status_code":500,"status":"Internal Server Error","errors":[{"code":"signing","message":"GREP11 server does not support ECDSA"}],"queued":1}`
+	if code != 500 || string(body) != want {
+		t.Fatalf("%d %s", code, body)
+	}
+	code, body, _ = encodeOutput("status", res, schema.Limits{}, nil)
+	if code != 200 || !strings.Contains(string(body), `"status":"OK"`) {
+		t.Fatalf("without health errors: %d %s", code, body)
 	}
 }
