@@ -19,8 +19,12 @@ import (
 // MaxFileBytes bounds what Put writes and Get reads, per file.
 const MaxFileBytes = 64 << 10
 
-// Types lists the key types a keystore holds, in the order Get looks.
-var Types = []signing.KeyType{signing.Secp256k1, signing.Ed25519}
+// types lists the key types a keystore holds, in the order Get looks.
+var types = [...]signing.KeyType{signing.Secp256k1, signing.Ed25519}
+
+// Types returns the key types a keystore holds (one directory each), in
+// the order [Keystore.Get] looks. The caller owns the slice.
+func Types() []signing.KeyType { return append([]signing.KeyType(nil), types[:]...) }
 
 // Errors, comparable with errors.Is.
 var (
@@ -100,7 +104,7 @@ func NewID() (string, error) {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
 }
 
-func knownType(t signing.KeyType) bool { return slices.Contains(Types, t) }
+func knownType(t signing.KeyType) bool { return slices.Contains(types[:], t) }
 
 // Put stores a new key pair: blob as <id>.key, spki as <id>.pub, in t's
 // directory. It returns once both files and their names are durable.
@@ -118,7 +122,7 @@ func (k *Keystore) Put(t signing.KeyType, id string, blob, spki []byte) error {
 	if len(blob) == 0 || len(blob) > MaxFileBytes || len(spki) == 0 || len(spki) > MaxFileBytes {
 		return fmt.Errorf("keystore: key %s: blob and public key must be 1 to %d bytes", id, MaxFileBytes)
 	}
-	for _, tt := range Types {
+	for _, tt := range types {
 		if _, err := os.Lstat(k.path(tt, id, ".key")); err == nil {
 			return fmt.Errorf("%w: %s", ErrExists, id)
 		} else if !errors.Is(err, fs.ErrNotExist) {
@@ -164,7 +168,7 @@ func (k *Keystore) Get(id string) (t signing.KeyType, blob, spki []byte, err err
 		return "", nil, nil, ErrInvalidID
 	}
 	found := 0
-	for _, tt := range Types {
+	for _, tt := range types {
 		ok, err := k.complete(tt, id)
 		if err != nil {
 			return "", nil, nil, fmt.Errorf("keystore: %w", err)

@@ -216,7 +216,7 @@ func TestKeystore_Put(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "ED25519", id2+".pub")); !bytes.Equal(b, spki) {
 		t.Error(".pub content differs")
 	}
-	for _, typ := range keystore.Types {
+	for _, typ := range keystore.Types() {
 		if err := k.Put(typ, id2, blob, spki); !errors.Is(err, keystore.ErrExists) {
 			t.Errorf("second Put under %s = %v, want ErrExists", typ, err)
 		}
@@ -375,7 +375,7 @@ func FuzzParseSPKI(f *testing.F) {
 	f.Add(append(secpSPKI(f), 1, 2, 3))
 	f.Add(edSPKI(f))
 	f.Fuzz(func(t *testing.T, der []byte) {
-		for _, typ := range keystore.Types {
+		for _, typ := range keystore.Types() {
 			spki, key, err := keystore.ParseSPKI(typ, der)
 			if err != nil {
 				continue

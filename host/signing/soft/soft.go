@@ -123,7 +123,7 @@ func New(opts Options) (*Signer, error) {
 // checkKEK compares the KEK id of the first key of this backend found in
 // the keystore with this KEK's.
 func (s *Signer) checkKEK() error {
-	for _, t := range keystore.Types {
+	for _, t := range keystore.Types() {
 		ids, err := s.ks.List(t)
 		if err != nil {
 			return err
