@@ -262,6 +262,7 @@ func (s *Server) openSigning(ctx context.Context, cfg *config.Config, log *slog.
 			ClientKey:      []byte(addon.ClientKey.Reveal()),
 			Keystore:       ks,
 			MaxConcurrency: sc.Concurrency,
+			FailFast:       sc.FailFast,
 			Logger:         log,
 		})
 		if err != nil {

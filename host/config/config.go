@@ -262,6 +262,10 @@ type Signing struct {
 	// Concurrency (SIGNING__CONCURRENCY) bounds the signatures of one
 	// batch made at once; 0 means the backend's default.
 	Concurrency int
+	// FailFast (SIGNING__FAIL_FAST) stops start-up when the GREP11 server
+	// cannot be reached, as the framework did; by default the host retries
+	// for a bounded time, then serves and reports the backend unhealthy.
+	FailFast bool
 }
 
 // Default returns the configuration Load produces when nothing is set,

@@ -120,6 +120,7 @@ func (d *decoder) config() *Config {
 	g.AllowedTypes = decodeAs(d, "signing.allowed_types", []string(nil), asKeyTypes)
 	g.AllowedKeyIDs = decodeAs(d, "signing.allowed_key_ids", []string(nil), asKeyIDs)
 	g.Concurrency = int(decodeAs(d, "signing.concurrency", int64(0), intIn(0, 4096)))
+	g.FailFast = decodeAs(d, "signing.fail_fast", false, asBool)
 	if st, ok := d.get("signing.backend"); ok && g.Backend == SigningGREP11 {
 		if _, ok := c.Plugin.SigningServer(); !ok {
 			d.p.fail(st.Name, "grep11 needs a signing-server addon (PLUGIN__ADDONS__<n>__TYPE=oso.framework.plugin.addons.signing_server)")

@@ -63,6 +63,7 @@ func (c Config) Redacted() map[string]any {
 			"allowed_types":   c.Signing.AllowedTypes,
 			"allowed_key_ids": c.Signing.AllowedKeyIDs,
 			"concurrency":     c.Signing.Concurrency,
+			"fail_fast":       c.Signing.FailFast,
 		},
 		"dev": c.Dev,
 	}

@@ -57,7 +57,7 @@ var schema = section(map[string]*node{
 	"limits": leaves("memory_mib", "output_bytes", "call_timeout"),
 	"mock":   leaves("frontend_endpoint", "backend_endpoint", "max_retries"),
 	"signing": leaves("backend", "keystore_path", "kek_file", "allowed_types", "allowed_key_ids",
-		"audit_file", "concurrency"),
+		"audit_file", "concurrency", "fail_fast"),
 	"dev": {kind: leafNode, flagOnly: true},
 })
 
