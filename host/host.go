@@ -221,56 +221,11 @@ func (s *Server) close(ctx context.Context) {
 // and returns the host functions that expose it to plugins.
 func (s *Server) openSigning(ctx context.Context, cfg *config.Config, log *slog.Logger) (signing.Signer, []plugin.HostFunction, error) {
 	sc := cfg.Signing
-	backend := sc.Backend
-	addon, hasAddon := cfg.Plugin.SigningServer()
-	if backend == config.SigningAuto {
-		backend = config.SigningSoftware
-		if hasAddon {
-			backend = config.SigningGREP11
-		}
+	raw, backend, err := OpenSigner(ctx, cfg, log)
+	if err != nil || raw == nil {
+		return nil, nil, err
 	}
-	if backend == config.SigningNone {
-		return nil, nil, nil
-	}
-	orRoot := func(p string, parts ...string) string {
-		if p != "" {
-			return p
-		}
-		return filepath.Join(append([]string{cfg.App.Root}, parts...)...)
-	}
-	var raw signing.Signer
-	switch backend {
-	case config.SigningSoftware:
-		soft, err := soft.New(soft.Options{
-			Dir:         orRoot(sc.KeystorePath, "keystore"),
-			KEKFile:     orRoot(sc.KEKFile, "keystore.kek"),
-			Concurrency: sc.Concurrency,
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("host: software signing backend: %w", err)
-		}
-		raw = soft
-	case config.SigningGREP11:
-		ks, err := keystore.Open(addon.KeystorePath)
-		if err != nil {
-			return nil, nil, fmt.Errorf("host: keystore: %w", err)
-		}
-		g, err := grep11.New(ctx, grep11.Options{
-			Endpoint:       addon.Endpoint,
-			CACert:         []byte(addon.CACert),
-			ClientCert:     []byte(addon.ClientCert),
-			ClientKey:      []byte(addon.ClientKey.Reveal()),
-			Keystore:       ks,
-			MaxConcurrency: sc.Concurrency,
-			FailFast:       sc.FailFast,
-			Logger:         log,
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("host: grep11 signing backend: %w", err)
-		}
-		raw = g
-	}
-	auditPath := orRoot(sc.AuditFile, "audit", audit.FileName)
+	auditPath := orRoot(cfg, sc.AuditFile, "audit", audit.FileName)
 	alog, err := audit.Open(filepath.Dir(auditPath), audit.Options{FileName: filepath.Base(auditPath), Logger: log})
 	if err != nil {
 		raw.Close()
@@ -285,6 +240,62 @@ func (s *Server) openSigning(ctx context.Context, cfg *config.Config, log *slog.
 	signer := signing.Audited(raw, alog)
 	log.Info("signing ready", "backend", string(backend), "audit_file", auditPath)
 	return signer, hostcall.Signing(signer, log, pol), nil
+}
+
+// OpenSigner opens the signing backend the configuration selects, without
+// the audit log: for key management (osohost keys) and for the server,
+// which wraps it. It returns a nil Signer for SIGNING__BACKEND=none, and
+// the backend's name.
+func OpenSigner(ctx context.Context, cfg *config.Config, log *slog.Logger) (signing.Signer, config.SigningBackend, error) {
+	sc := cfg.Signing
+	backend := sc.Backend
+	addon, hasAddon := cfg.Plugin.SigningServer()
+	if backend == config.SigningAuto {
+		backend = config.SigningSoftware
+		if hasAddon {
+			backend = config.SigningGREP11
+		}
+	}
+	switch backend {
+	case config.SigningSoftware:
+		s, err := soft.New(soft.Options{
+			Dir:         orRoot(cfg, sc.KeystorePath, "keystore"),
+			KEKFile:     orRoot(cfg, sc.KEKFile, "keystore.kek"),
+			Concurrency: sc.Concurrency,
+		})
+		if err != nil {
+			return nil, backend, fmt.Errorf("host: software signing backend: %w", err)
+		}
+		return s, backend, nil
+	case config.SigningGREP11:
+		ks, err := keystore.Open(addon.KeystorePath)
+		if err != nil {
+			return nil, backend, fmt.Errorf("host: keystore: %w", err)
+		}
+		g, err := grep11.New(ctx, grep11.Options{
+			Endpoint:       addon.Endpoint,
+			CACert:         []byte(addon.CACert),
+			ClientCert:     []byte(addon.ClientCert),
+			ClientKey:      []byte(addon.ClientKey.Reveal()),
+			Keystore:       ks,
+			MaxConcurrency: sc.Concurrency,
+			FailFast:       sc.FailFast,
+			Logger:         log,
+		})
+		if err != nil {
+			return nil, backend, fmt.Errorf("host: grep11 signing backend: %w", err)
+		}
+		return g, backend, nil
+	}
+	return nil, backend, nil
+}
+
+// orRoot returns p, or the path below the state directory when p is empty.
+func orRoot(cfg *config.Config, p string, parts ...string) string {
+	if p != "" {
+		return p
+	}
+	return filepath.Join(append([]string{cfg.App.Root}, parts...)...)
 }
 
 // health returns the signing backend's health check, or nil without one.

@@ -141,3 +141,28 @@ func TestCLI_Config(t *testing.T) {
 		t.Fatalf("config output shows the key:\n%s", out)
 	}
 }
+
+// TestCLI_Keys manages keys of the software backend under APP__ROOT; the
+// public key printed is the one the keystore holds.
+func TestCLI_Keys(t *testing.T) {
+	env := []string{"APP__ROOT=" + t.TempDir()}
+	code, out, errs := runCLI(t, env, "keys", "generate", "--type", "ED25519")
+	if code != 0 || !strings.Contains(out, "-----BEGIN PUBLIC KEY-----") {
+		t.Fatalf("generate: %d %s %s", code, out, errs)
+	}
+	id := strings.SplitN(out, "\n", 2)[0]
+	code, list, _ := runCLI(t, env, "keys", "list")
+	if code != 0 || strings.TrimSpace(list) != id {
+		t.Fatalf("list: %d %q, want %q", code, list, id)
+	}
+	code, pub, _ := runCLI(t, env, "keys", "pubkey", id)
+	if code != 0 || !strings.Contains(out, pub) {
+		t.Fatalf("pubkey: %d %q", code, pub)
+	}
+	if code, _, errs := runCLI(t, env, "keys", "pubkey", "../../etc/passwd"); code != 1 || strings.Contains(errs, "passwd") && !strings.Contains(errs, "unknown") {
+		t.Fatalf("bad id: %d %s", code, errs)
+	}
+	if code, _, _ := runCLI(t, env, "keys", "list", "--type", "RSA"); code != 2 {
+		t.Fatalf("bad type: %d", code)
+	}
+}

@@ -35,6 +35,7 @@ func commands() []command {
 		{"fingerprint", "fingerprint CERT.pem...", "print the SHA256 fingerprint an allowlist holds for a certificate", cmdFingerprint},
 		{"inspect", "inspect PLUGIN.wasm", "show a module's ABI, exports, imports and what is missing", cmdInspect},
 		{"call", "call PLUGIN.wasm status|to_oso|to_isv [--input FILE]", "run one export without a server", cmdCall},
+		{"keys", "keys generate|list [--type T] | pubkey ID", "manage keys of the configured signing backend", cmdKeys},
 		{"audit", "audit verify FILE", "check the hash chain of a signature audit log", cmdAudit},
 		{"version", "version", "print the version", cmdVersion},
 	}
