@@ -109,22 +109,30 @@ func fromKeyType(t signing.KeyType) (abi.KeyType, bool) {
 	return 0, false
 }
 
-// keyGenerate implements oso.key_generate(type, out_ptr, out_cap).
-func (h *signer) keyGenerate(ctx context.Context, mod api.Module, stack []uint64) {
-	const fn = abi.ImportKeyGenerate
-	rctx := plugin.CallContext(ctx)
-	if rctx == nil {
-		ret(stack, int32(abi.StatusNotAllowed))
-		return
+// typedOut decodes the (type, out_ptr, out_cap) arguments key_generate and
+// key_list share, in the order the ABI checks them: a running call, a known
+// key type, then an output buffer inside linear memory.
+func typedOut(ctx context.Context, mod api.Module, stack []uint64) (rctx context.Context, t signing.KeyType, mem api.Memory, outPtr, outCap uint32, st abi.Status) {
+	if rctx = plugin.CallContext(ctx); rctx == nil {
+		return nil, "", nil, 0, 0, abi.StatusNotAllowed
 	}
 	t, ok := toKeyType(abi.KeyType(api.DecodeI32(stack[0])))
 	if !ok {
-		ret(stack, int32(abi.StatusBadArgument))
-		return
+		return nil, "", nil, 0, 0, abi.StatusBadArgument
 	}
-	outPtr, outCap := api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
-	mem := mod.Memory()
+	outPtr, outCap = api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
+	mem = mod.Memory()
 	if st := checkOut(mem, outPtr, outCap); st != abi.StatusOK {
+		return nil, "", nil, 0, 0, st
+	}
+	return rctx, t, mem, outPtr, outCap, abi.StatusOK
+}
+
+// keyGenerate implements oso.key_generate(type, out_ptr, out_cap).
+func (h *signer) keyGenerate(ctx context.Context, mod api.Module, stack []uint64) {
+	const fn = abi.ImportKeyGenerate
+	rctx, t, mem, outPtr, outCap, st := typedOut(ctx, mod, stack)
+	if st != abi.StatusOK {
 		ret(stack, int32(st))
 		return
 	}
@@ -160,19 +168,8 @@ func (h *signer) keyGenerate(ctx context.Context, mod api.Module, stack []uint64
 // keyList implements oso.key_list(type, out_ptr, out_cap).
 func (h *signer) keyList(ctx context.Context, mod api.Module, stack []uint64) {
 	const fn = abi.ImportKeyList
-	rctx := plugin.CallContext(ctx)
-	if rctx == nil {
-		ret(stack, int32(abi.StatusNotAllowed))
-		return
-	}
-	t, ok := toKeyType(abi.KeyType(api.DecodeI32(stack[0])))
-	if !ok {
-		ret(stack, int32(abi.StatusBadArgument))
-		return
-	}
-	outPtr, outCap := api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
-	mem := mod.Memory()
-	if st := checkOut(mem, outPtr, outCap); st != abi.StatusOK {
+	rctx, t, mem, outPtr, outCap, st := typedOut(ctx, mod, stack)
+	if st != abi.StatusOK {
 		ret(stack, int32(st))
 		return
 	}
