@@ -52,12 +52,6 @@ func BenchmarkPipeline100(b *testing.B) {
 	body := postBody(b, docs)
 	lim := api.Limits()
 	want := schema.AppendDocumentListJSON(nil, docs)
-	check := func(b *testing.B, code int, out []byte, err error) {
-		b.Helper()
-		if err != nil || code != http.StatusOK || string(out) != string(want) {
-			b.Fatalf("status %d, %d bytes, %v", code, len(out), err)
-		}
-	}
 	// Every path runs while the pool exists, so that all three see the same
 	// heap (an instance's memory is part of the Go heap and so moves the
 	// garbage collector's target).
@@ -76,18 +70,7 @@ func BenchmarkPipeline100(b *testing.B) {
 			}
 			return api.EncodeOutput(abi.ExportToISV, res, lim)
 		}
-		code, out, err := run()
-		check(b, code, out, err)
-		b.SetBytes(int64(len(body)))
-		b.ReportAllocs()
-		n := 0
-		for b.Loop() {
-			if _, _, err := run(); err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		perDoc(b, n, listDocs)
+		measurePipeline(b, body, want, run)
 	})
 	b.Run("path=host", func(b *testing.B) {
 		res := plugin.Result{Kind: abi.OutputDocumentList, Data: schema.AppendCompact(nil, docs)}
@@ -97,18 +80,7 @@ func BenchmarkPipeline100(b *testing.B) {
 			}
 			return api.EncodeOutput(abi.ExportToISV, res, lim)
 		}
-		code, out, err := run()
-		check(b, code, out, err)
-		b.SetBytes(int64(len(body)))
-		b.ReportAllocs()
-		n := 0
-		for b.Loop() {
-			if _, _, err := run(); err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		perDoc(b, n, listDocs)
+		measurePipeline(b, body, want, run)
 	})
 	b.Run("path=encodingjson", func(b *testing.B) {
 		out, err := stdDecodeEncode(body)
@@ -182,4 +154,23 @@ func stdDecodeEncode(in []byte) ([]byte, error) {
 		}
 	}
 	return json.Marshal(out)
+}
+
+// measurePipeline checks that run answers 200 with want, then times run
+// per document.
+func measurePipeline(b *testing.B, body, want []byte, run func() (int, []byte, error)) {
+	code, out, err := run()
+	if err != nil || code != http.StatusOK || string(out) != string(want) {
+		b.Fatalf("status %d, %d bytes, %v", code, len(out), err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if _, _, err := run(); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	perDoc(b, n, listDocs)
 }
