@@ -1,4 +1,4 @@
-// Package abi defines the native OSO plugin ABI, version 1.1: the names, codes,
+// Package abi defines the native OSO plugin ABI, version 1.2: the names, codes,
 // encodings and limits that a guest module and the osohost runtime share.
 //
 // The package holds constants and the pure-Go codec of the compact document
@@ -19,6 +19,11 @@
 // [ImportKeyList], [ImportKeyPublic], [ImportSign], [ImportSignMany]): the
 // guest names a key and hands over bytes, the host signs them with a key
 // that never enters the guest, and writes the result into a guest buffer.
+//
+// Minor version 2 adds credentials ([ImportCredential]) and durable state
+// ([ImportKVGet], [ImportKVPut], [ImportKVDelete], [ImportKVList]): the
+// host resolves secrets and keeps state for the plugin, which never touches
+// files or sockets itself.
 package abi
 
 import "strconv"
@@ -33,7 +38,8 @@ const Version = 1
 //
 //	0: output, error, log
 //	1: key_generate, key_list, key_public, sign, sign_many; StatusTooSmall
-const Minor = 1
+//	2: credential, kv_get, kv_put, kv_delete, kv_list
+const Minor = 2
 
 // ImportModule is the name of the single import module holding every host
 // function of this ABI.
@@ -139,6 +145,45 @@ const (
 	ImportSignMany = "sign_many"
 )
 
+// Credential and state host imports (ABI v1.2), all in [ImportModule]. They
+// work only while an export runs (otherwise [StatusNotAllowed]).
+//
+// State is a per-plugin key/value store kept by the host. The writes of one
+// export call form a transaction: its reads see its own writes, and the
+// host commits them together, durably, only when the call succeeds and its
+// output is valid (for a request: before the response is sent). A trapped,
+// failed or timed-out call leaves no trace. Writes outside a request (init,
+// the status check of a reload) give [StatusNotAllowed].
+const (
+	// ImportCredential, func(name_ptr, name_len, out_ptr, out_cap i32) ->
+	// i32, resolves the credential name (granted to the plugin by
+	// configuration) and writes its Credential encoding. Unknown or not
+	// granted names give [StatusNotFound] / [StatusNotAllowed]; a
+	// credentials driver that fails gives [StatusUnavailable]; out_cap
+	// below [MaxCredentialBytes] may give [StatusTooSmall].
+	ImportCredential = "credential"
+	// ImportKVGet, func(key_ptr, key_len, out_ptr, out_cap i32) -> i32,
+	// returns the length of the key's value and writes the value when it
+	// fits in out_cap (like snprintf: a result above out_cap means nothing
+	// was written; retry with a buffer that large). An absent key gives
+	// [StatusNotFound].
+	ImportKVGet = "kv_get"
+	// ImportKVPut, func(key_ptr, key_len, val_ptr, val_len i32) -> i32,
+	// sets the key's value in the call's transaction. Over the plugin's
+	// quota of keys or bytes gives [StatusLimited].
+	ImportKVPut = "kv_put"
+	// ImportKVDelete, func(key_ptr, key_len i32) -> i32, removes the key
+	// in the call's transaction; [StatusNotFound] when it was absent.
+	ImportKVDelete = "kv_delete"
+	// ImportKVList, func(prefix_ptr, prefix_len, after_ptr, after_len,
+	// out_ptr, out_cap i32) -> i32, writes the keys that start with prefix
+	// and sort after `after` (empty: from the first), in byte order, as a
+	// KeyList holding as many as fit, and returns the bytes written. An
+	// empty list means the end; a buffer too small for even one key gives
+	// [StatusTooSmall]. The guest pages by passing its last key as after.
+	ImportKVList = "kv_list"
+)
+
 // ImportSignatures lists every host function of [ImportModule] with its
 // signature, written "(i32,i32)->i32". A module importing anything else
 // from [ImportModule] is refused at load. Read-only.
@@ -152,6 +197,12 @@ var ImportSignatures = map[string]string{
 	ImportKeyPublic:   "(i32,i32,i32,i32)->i32",
 	ImportSign:        "(i32,i32,i32,i32,i32,i32)->i32",
 	ImportSignMany:    "(i32,i32,i32,i32)->i32",
+
+	ImportCredential: "(i32,i32,i32,i32)->i32",
+	ImportKVGet:      "(i32,i32,i32,i32)->i32",
+	ImportKVPut:      "(i32,i32,i32,i32)->i32",
+	ImportKVDelete:   "(i32,i32)->i32",
+	ImportKVList:     "(i32,i32,i32,i32,i32,i32)->i32",
 }
 
 // Status is what a host function returns to the guest: zero or positive on
@@ -275,3 +326,17 @@ const (
 func SignManyOutputBytes(n int) int {
 	return 4 + n*SignResultBytes
 }
+
+// Credential and state limits (ABI v1.2). A length over its limit gives
+// [StatusTooLarge]. The host may be configured lower.
+const (
+	// MaxCredentialNameBytes bounds a credential name.
+	MaxCredentialNameBytes = 128
+	// MaxCredentialBytes is an out_cap always enough for credential: the
+	// token, its type and the expiry.
+	MaxCredentialBytes = 16 << 10
+	// MaxKVKeyBytes bounds a state key.
+	MaxKVKeyBytes = 512
+	// MaxKVValueBytes bounds a state value.
+	MaxKVValueBytes = 1 << 20
+)

@@ -218,6 +218,47 @@ func cut(b []byte) (s, rest []byte, ok bool) {
 // public_key is the SubjectPublicKeyInfo DER; type a [KeyType]; status a
 // [Status], 0 with a signature or negative with an empty one.
 
+// Credential encoding (ABI v1.2):
+//
+//	Credential = str token, str token_type, u64 expires_at_ms
+//
+// expires_at_ms is Unix milliseconds, little-endian; 0 means no expiry.
+// kv_list writes a KeyList of state keys.
+
+// AppendU64 appends v little-endian.
+func AppendU64(b []byte, v uint64) []byte {
+	return binary.LittleEndian.AppendUint64(b, v)
+}
+
+// AppendCredential appends the Credential encoding.
+func AppendCredential(b []byte, token, tokenType string, expiresAtMS uint64) []byte {
+	b = AppendString(b, token)
+	b = AppendString(b, tokenType)
+	return AppendU64(b, expiresAtMS)
+}
+
+// DecodeCredential reads a Credential; the slices alias b. It fails with
+// [ErrMalformed] on truncated input or trailing bytes.
+func DecodeCredential(b []byte) (token, tokenType []byte, expiresAtMS uint64, err error) {
+	var ok bool
+	if token, b, ok = cut(b); !ok {
+		return nil, nil, 0, ErrMalformed
+	}
+	if tokenType, b, ok = cut(b); !ok || len(b) != 8 {
+		return nil, nil, 0, ErrMalformed
+	}
+	return token, tokenType, binary.LittleEndian.Uint64(b), nil
+}
+
+// AppendKeyList appends a KeyList of the given keys.
+func AppendKeyList(b []byte, keys ...string) []byte {
+	b = AppendU32(b, uint32(len(keys)))
+	for _, k := range keys {
+		b = AppendString(b, k)
+	}
+	return b
+}
+
 // AppendKeyInfo appends the KeyInfo encoding of a key.
 func AppendKeyInfo(b []byte, id string, publicKey []byte) []byte {
 	b = AppendString(b, id)

@@ -22,11 +22,14 @@ var sources = map[string]struct {
 	dir  string
 	lang string // "go" or "c"
 }{
-	"queue":     {"examples/queue", "go"},
-	"signer":    {"examples/signer", "go"},
-	"testguest": {"host/plugin/testdata/testguest", "go"},
-	"signguest": {"host/hostcall/testdata/signguest", "go"},
-	"status-c":  {"examples/status-c", "c"},
+	"queue":      {"examples/queue", "go"},
+	"signer":     {"examples/signer", "go"},
+	"testguest":  {"host/plugin/testdata/testguest", "go"},
+	"signguest":  {"host/hostcall/testdata/signguest", "go"},
+	"status-c":   {"examples/status-c", "c"},
+	"chaos":      {"examples/chaos", "go"},
+	"stateguest": {"host/hostcall/testdata/stateguest", "go"},
+	"credguest":  {"host/hostcall/testdata/credguest", "go"},
 }
 
 var (
