@@ -46,6 +46,11 @@ type Config struct {
 	Mock    Mock
 	Signing Signing
 
+	Admin       Admin
+	Reload      Reload
+	State       State
+	Credentials Credentials
+
 	// Dev reports the flag "dev": a local development run. It changes two
 	// defaults, Plugin.Mode (frontend) and App.Root ([DefaultDevRoot]),
 	// and makes CERTS__* optional: the caller provides development
@@ -123,6 +128,8 @@ type Plugin struct {
 	// Addons are the PLUGIN__ADDONS__<n>__* entries, ordered by <n>. At
 	// most one of each type.
 	Addons []Addon
+	// Integrity is the policy a module must meet to load.
+	Integrity Integrity
 }
 
 // SigningServer returns the signing-server addon, if one is configured.
@@ -192,6 +199,13 @@ type Pool struct {
 	// declares itself stateless, since each instance has its own memory
 	// and a plugin may keep state in it, as framework plugins do.
 	Size int
+	// MaxCalls (POOL__MAX_CALLS) recycles an instance after that many
+	// calls; 0 never does.
+	MaxCalls int64
+	// AcquireTimeout (POOL__ACQUIRE_TIMEOUT) bounds the wait for a free
+	// instance; then the request gets 503 with Retry-After
+	// ([DefaultAcquireTimeout]).
+	AcquireTimeout time.Duration
 }
 
 // Limits holds the per-call limits of plugin instances (LIMITS__*).
@@ -291,5 +305,12 @@ func Default() *Config {
 		},
 		Mock:    Mock{MaxRetries: DefaultMockMaxRetries},
 		Signing: Signing{Backend: SigningAuto},
+		Pool:    Pool{AcquireTimeout: DefaultAcquireTimeout},
+		Admin:   Admin{Listen: DefaultAdminListen},
+		Reload:  Reload{Watch: true, Debounce: DefaultReloadDebounce},
+		State: State{Backend: StateBolt, MaxKeys: DefaultStateMaxKeys, MaxBytes: DefaultStateMaxBytes,
+			MaxValueBytes: DefaultStateMaxValueBytes},
+		Credentials: Credentials{Provider: CredentialsNone, RefreshBefore: DefaultCredentialsRefresh,
+			CallTimeout: DefaultCredentialsCall, ConnectTimeout: DefaultCredentialsConnect},
 	}
 }

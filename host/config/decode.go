@@ -126,6 +126,7 @@ func (d *decoder) config() *Config {
 			d.p.fail(st.Name, "grep11 needs a signing-server addon (PLUGIN__ADDONS__<n>__TYPE=oso.framework.plugin.addons.signing_server)")
 		}
 	}
+	d.operate(c)
 	return c
 }
 
