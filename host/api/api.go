@@ -12,9 +12,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -62,6 +64,28 @@ type Options struct {
 	// the authenticated request: it is how host functions learn the
 	// caller (for the audit log) without depending on this package.
 	Annotate func(ctx context.Context, traceID string, p auth.Principal) context.Context
+	// Begin, if set, starts the state transaction of one guest call: the
+	// returned context carries it to the host functions. The handler
+	// commits it once the call succeeded and its output is valid, before
+	// the response is written, and rolls it back otherwise: what a 200
+	// acknowledges is durable, and a failed call leaves no trace.
+	Begin func(ctx context.Context) (context.Context, Txn)
+	// Observe, if set, is told the outcome of every request: the route
+	// name ("status", "documents" or "unknown"), the method, the HTTP
+	// status and the duration. It must be cheap.
+	Observe func(route, method string, status int, d time.Duration)
+	// StatusExtra, if set, returns members added to every ComponentStatus
+	// the status route answers (after the plugin's own), such as the
+	// loaded module's digest. A member the plugin set is not replaced.
+	StatusExtra func() []schema.ExtraField
+}
+
+// Txn is the state transaction of one guest call; see [Options.Begin].
+type Txn interface {
+	// Commit makes the call's writes durable, all or none.
+	Commit(ctx context.Context) error
+	// Rollback discards them; it is a no-op after Commit.
+	Rollback()
 }
 
 // Handler is the http.Handler of the OSO API. It is safe for concurrent use.
@@ -217,6 +241,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.served.Add(1)
+	if h.opts.Observe != nil {
+		h.opts.Observe(routeName, r.Method, rec.status, time.Since(start))
+	}
 	h.log.Info("request served",
 		"trace_id", tid, "method", r.Method, "path", r.URL.Path, "route", routeName,
 		"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000,
@@ -311,19 +338,36 @@ func (h *Handler) toISV(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) callAndWrite(w http.ResponseWriter, r *http.Request, export string, in []byte) error {
-	res, err := h.opts.Pool().Call(r.Context(), export, in)
+	ctx := r.Context()
+	var txn Txn
+	if h.opts.Begin != nil {
+		ctx, txn = h.opts.Begin(ctx)
+		defer txn.Rollback()
+	}
+	res, err := h.opts.Pool().Call(ctx, export, in)
 	if err != nil {
 		return err
 	}
 	var extra []schema.StatusError
-	if export == abi.ExportStatus && h.opts.Health != nil {
-		if herr := h.opts.Health(r.Context()); herr != nil {
-			extra = append(extra, schema.StatusError{Code: "signing", Message: herr.Error()})
+	var members []schema.ExtraField
+	if export == abi.ExportStatus {
+		if h.opts.Health != nil {
+			if herr := h.opts.Health(ctx); herr != nil {
+				extra = append(extra, schema.StatusError{Code: "signing", Message: herr.Error()})
+			}
+		}
+		if h.opts.StatusExtra != nil {
+			members = h.opts.StatusExtra()
 		}
 	}
-	code, body, err := encodeOutput(export, res, h.opts.Limits, extra)
+	code, body, err := encodeOutput(export, res, h.opts.Limits, extra, members)
 	if err != nil {
 		return err
+	}
+	if txn != nil {
+		if err := txn.Commit(ctx); err != nil {
+			return &Error{Status: http.StatusInternalServerError, Description: descInternal, Err: fmt.Errorf("api: state commit: %w", err)}
+		}
 	}
 	writeJSON(w, code, body)
 	return nil
@@ -353,11 +397,12 @@ func EncodeInput(body []byte, lim schema.Limits, log *slog.Logger) ([]byte, erro
 // DocumentList) for to_isv. Invalid output is a *plugin.OutputError (502);
 // a status_code outside 100..599 is a 500 *Error.
 func EncodeOutput(export string, res plugin.Result, lim schema.Limits) (int, []byte, error) {
-	return encodeOutput(export, res, lim, nil)
+	return encodeOutput(export, res, lim, nil, nil)
 }
 
-// encodeOutput is EncodeOutput with Error items to merge into a status.
-func encodeOutput(export string, res plugin.Result, lim schema.Limits, extra []schema.StatusError) (int, []byte, error) {
+// encodeOutput is EncodeOutput with Error items and members to merge into
+// a status.
+func encodeOutput(export string, res plugin.Result, lim schema.Limits, extra []schema.StatusError, members []schema.ExtraField) (int, []byte, error) {
 	if lim == (schema.Limits{}) {
 		lim = schema.DefaultLimits
 	}
@@ -391,6 +436,11 @@ func encodeOutput(export string, res plugin.Result, lim schema.Limits, extra []s
 			st.Errors = append(st.Errors, extra...)
 			if code < 300 {
 				code, st.Code, st.Status = 500, 500, "Internal Server Error"
+			}
+		}
+		for _, m := range members {
+			if !slices.ContainsFunc(st.Extra, func(f schema.ExtraField) bool { return f.Key == m.Key }) {
+				st.Extra = append(st.Extra, m)
 			}
 		}
 		return code, schema.AppendStatusJSON(nil, st), nil

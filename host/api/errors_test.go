@@ -89,7 +89,7 @@ func TestValidTraceID(t *testing.T) {
 
 func TestEncodeOutput_HealthMerged(t *testing.T) {
 	res := plugin.Result{Kind: 1, Data: []byte(`{"status_code":200,"status":"OK","errors":[],"queued":1}`)}
-	code, body, err := encodeOutput("status", res, schema.Limits{}, []schema.StatusError{{Code: "signing", Message: "GREP11 server does not support ECDSA"}})
+	code, body, err := encodeOutput("status", res, schema.Limits{}, []schema.StatusError{{Code: "signing", Message: "GREP11 server does not support ECDSA"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestEncodeOutput_HealthMerged(t *testing.T) {
 	if code != 500 || string(body) != want {
 		t.Fatalf("%d %s", code, body)
 	}
-	code, body, _ = encodeOutput("status", res, schema.Limits{}, nil)
+	code, body, _ = encodeOutput("status", res, schema.Limits{}, nil, nil)
 	if code != 200 || !strings.Contains(string(body), `"status":"OK"`) {
 		t.Fatalf("without health errors: %d %s", code, body)
 	}
