@@ -190,6 +190,13 @@ type Server struct {
 	// MaxHeaderBytes bounds the request line and headers
 	// ([DefaultMaxHeaderBytes]).
 	MaxHeaderBytes int
+	// HTTP3 (SERVER__HTTP3, default true) also serves the routes over
+	// HTTP/3 (QUIC) on UDP, with the same certificates, client
+	// verification and allowlists, advertised with Alt-Svc.
+	HTTP3 bool
+	// HTTP3Listen (SERVER__HTTP3_LISTEN) is the UDP address; empty means
+	// the TLS listener's address (the same port).
+	HTTP3Listen string
 }
 
 // Pool holds the plugin instance pool settings (POOL__*).
@@ -297,6 +304,7 @@ func Default() *Config {
 			IdleTimeout:       DefaultIdleTimeout,
 			ShutdownTimeout:   DefaultShutdownTimeout,
 			MaxHeaderBytes:    DefaultMaxHeaderBytes,
+			HTTP3:             true,
 		},
 		Limits: Limits{
 			MemoryMiB:   DefaultMemoryMiB,

@@ -87,6 +87,8 @@ func (d *decoder) config() *Config {
 	s.IdleTimeout = decodeAs(d, "server.idle_timeout", s.IdleTimeout, positiveDuration)
 	s.ShutdownTimeout = decodeAs(d, "server.shutdown_timeout", s.ShutdownTimeout, positiveDuration)
 	s.MaxHeaderBytes = int(decodeAs(d, "server.max_header_bytes", int64(s.MaxHeaderBytes), intIn(1<<10, 1<<20)))
+	s.HTTP3 = decodeAs(d, "server.http3", s.HTTP3, asBool)
+	s.HTTP3Listen = decodeAs(d, "server.http3_listen", "", asListen)
 
 	if st, ok := d.get("pool.size"); ok {
 		lo := int64(0) // automatic

@@ -45,6 +45,8 @@ func (c Config) Redacted() map[string]any {
 			"idle_timeout":        duration(c.Server.IdleTimeout),
 			"shutdown_timeout":    duration(c.Server.ShutdownTimeout),
 			"max_header_bytes":    c.Server.MaxHeaderBytes,
+			"http3":               c.Server.HTTP3,
+			"http3_listen":        c.Server.HTTP3Listen,
 		},
 		"pool": map[string]any{
 			"size":            c.Pool.Size,

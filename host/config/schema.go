@@ -54,7 +54,7 @@ var schema = section(map[string]*node{
 	"nginx":    leaves("timeout"),
 	"gunicorn": leaves("workers", "timeout", "logger_class"),
 	"server": leaves("listen", "internal_listen", "request_timeout", "body_limit_bytes",
-		"read_header_timeout", "read_timeout", "idle_timeout", "shutdown_timeout", "max_header_bytes"),
+		"read_header_timeout", "read_timeout", "idle_timeout", "shutdown_timeout", "max_header_bytes", "http3", "http3_listen"),
 	"pool":   leaves("size", "max_calls", "acquire_timeout"),
 	"limits": leaves("memory_mib", "output_bytes", "call_timeout"),
 	"mock":   leaves("frontend_endpoint", "backend_endpoint", "max_retries"),
