@@ -87,7 +87,7 @@ func toError(err error) *Error {
 		return &Error{Status: guest.Code, Description: d, Err: err}
 	case errors.Is(err, plugin.ErrCallTimeout), errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusGatewayTimeout, Description: descTimeout, Err: err}
-	case errors.Is(err, plugin.ErrBusy), errors.Is(err, plugin.ErrPoolClosed):
+	case errors.Is(err, plugin.ErrBusy), errors.Is(err, plugin.ErrPoolClosed), errors.Is(err, auth.ErrUnavailable):
 		return &Error{Status: http.StatusServiceUnavailable, Description: descUnavailable, Err: err}
 	case errors.As(err, &outErr):
 		return &Error{Status: http.StatusBadGateway, Description: descBadGateway, Err: err}

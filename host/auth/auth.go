@@ -27,6 +27,10 @@ var (
 	// has no OpenSSH fingerprint. It is a kind of [ErrForbidden]:
 	// errors.Is(ErrNotAllowlisted, ErrForbidden) is true.
 	ErrNotAllowlisted error = &kindError{msg: "auth: not allowlisted", kind: ErrForbidden}
+	// ErrUnavailable means the credentials could not be checked because a
+	// service the authenticator depends on (an OIDC issuer) cannot be
+	// reached: the host's failure, not the client's. HTTP 503.
+	ErrUnavailable = errors.New("auth: unavailable")
 )
 
 // kindError is a sentinel that is also a more general sentinel.

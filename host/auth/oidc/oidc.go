@@ -89,8 +89,8 @@ var (
 	// ErrUnavailable means the token could not be checked because the
 	// issuer's discovery document or key set could not be fetched and no
 	// usable keys are held. It is the host's failure, not the client's:
-	// HTTP 503.
-	ErrUnavailable = errors.New("oidc: issuer unavailable")
+	// HTTP 503. It is a kind of auth.ErrUnavailable.
+	ErrUnavailable error = &kindError{msg: "oidc: issuer unavailable", kind: auth.ErrUnavailable}
 )
 
 // kindError is a sentinel that is also a more general sentinel.
