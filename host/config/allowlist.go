@@ -42,6 +42,8 @@ type Parser struct {
 	// to its fingerprints (AUTH__PARSERS__<n>__ALLOWLIST). Set for
 	// [ParserMTLS]; must not be modified.
 	Allowlists map[string]Allowlist
+	// OIDC holds the fields of an [ParserOIDC] parser.
+	OIDC *OIDC
 }
 
 // Allowlist returns the allowlist called name; names match exactly.

@@ -457,7 +457,7 @@ func (d *decoder) auth() Auth {
 	var a Auth
 	seen := make(map[ParserType]string)
 	for _, e := range d.entries("auth.parsers") {
-		t, typ, ok := entryType(d, e, parserTypes, "parser", `"oso.framework.auth.mtls" (or "mtls")`)
+		t, typ, ok := entryType(d, e, parserTypes, "parser", `"oso.framework.auth.mtls" (or "mtls") or "oidc"`)
 		if !ok {
 			continue
 		}
@@ -467,7 +467,9 @@ func (d *decoder) auth() Auth {
 		}
 		seen[t] = typ.Name
 		if t == ParserOIDC {
-			d.p.fail(typ.Name, `parser "oidc" is not available in this build`)
+			if o, ok := d.oidcParser(e); ok {
+				a.Parsers = append(a.Parsers, Parser{Type: t, OIDC: o})
+			}
 			continue
 		}
 		d.unknownFields(e, "type", "allowlist")

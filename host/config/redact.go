@@ -134,6 +134,17 @@ func redactParsers(parsers []Parser) []any {
 			}
 			m["allowlist"] = lists
 		}
+		if o := p.OIDC; o != nil {
+			rules := make(map[string]any, len(o.Allowlists))
+			for name, r := range o.Allowlists {
+				rules[name] = map[string]any{"roles": orEmpty(r.Roles), "scopes": orEmpty(r.Scopes)}
+			}
+			m["issuer"], m["audience"], m["allowlist"] = o.Issuer, o.Audience, rules
+			m["roles_claim"], m["scopes_claim"], m["ca"] = o.RolesClaim, o.ScopesClaim, o.CA.Summary()
+			m["leeway"], m["jwks_ttl"] = duration(o.Leeway), duration(o.JWKSTTL)
+			m["jwks_refresh_min_interval"], m["http_timeout"] = duration(o.JWKSRefreshMinInterval), duration(o.HTTPTimeout)
+			m["fail_fast"] = o.FailFast
+		}
 		out = append(out, m)
 	}
 	return out

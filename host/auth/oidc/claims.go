@@ -127,6 +127,10 @@ func ParseAllowlists(text string) (map[string]Rule, error) {
 			Scopes *[]*string `json:"scopes"`
 		}
 		if err := dec.Decode(&raw); err != nil {
+			var typeErr *json.UnmarshalTypeError
+			if errors.As(err, &typeErr) {
+				return nil, fmt.Errorf(`allowlist %.64q: must be an object such as {"roles": ["oso-admin"], "scopes": ["oso.documents"]}, each a list of strings`, name)
+			}
 			return nil, fmt.Errorf("allowlist %.64q: %w", name, err)
 		}
 		var r Rule
