@@ -12,19 +12,24 @@ package host
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/osohost/osohost/abi"
 	"github.com/osohost/osohost/host/api"
 	"github.com/osohost/osohost/host/auth"
 	"github.com/osohost/osohost/host/auth/mtls"
+	"github.com/osohost/osohost/host/auth/multi"
+	"github.com/osohost/osohost/host/auth/oidc"
 	"github.com/osohost/osohost/host/config"
 	"github.com/osohost/osohost/host/frontdoor"
 	"github.com/osohost/osohost/host/hostcall"
@@ -53,17 +58,18 @@ type Server struct {
 	front  *frontdoor.Server
 	signer signing.Signer // the backend, without the audit wrapper
 	audit  *audit.Log
+	oidc   *oidc.Authenticator // nil without an oidc parser
 }
 
 // New loads and checks the plugin, pre-warms its pool, and binds the
 // listener. Nothing is served until [Server.Run]. On error everything
 // already started is released.
-func New(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err error) {
+func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s = &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			s.close(context.WithoutCancel(ctx))
@@ -82,20 +88,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err 
 		return nil, fmt.Errorf("host: client CAs: %w", err)
 	}
 
-	var authn auth.Authenticator = denyAll{}
-	var verifyConn func(tls.ConnectionState) error
-	if p, ok := cfg.Auth.MTLS(); ok {
-		lists := make(map[string][][32]byte, len(p.Allowlists))
-		for name, l := range p.Allowlists {
-			lists[name] = l.Fingerprints()
-		}
-		a, err := mtls.New(mtls.Options{ClientCAs: cas, Allowlists: lists})
-		if err != nil {
-			return nil, fmt.Errorf("host: mtls: %w", err)
-		}
-		authn, verifyConn = a, a.VerifyConnection
-	} else {
-		log.Warn("no auth parser configured: every request is refused with 401, as the framework does", "logger", "osohost.auth")
+	authn, verifyConn, err := s.openAuth(ctx, cfg, cas, log.With("logger", "osohost.auth"))
+	if err != nil {
+		return nil, err
 	}
 
 	wasm, err := plugin.ReadModule(cfg.Plugin.Application)
@@ -316,6 +311,57 @@ func health(s signing.Signer) func(context.Context) error {
 		}
 		return errors.New("signing backend unavailable")
 	}
+}
+
+// openAuth builds the authenticator of the configured parsers: mtls,
+// oidc, or both (a request is judged by the method whose credentials it
+// carries), and the handshake check of the mtls parser.
+func (s *Server) openAuth(ctx context.Context, cfg *config.Config, cas *x509.CertPool, log *slog.Logger) (auth.Authenticator, func(tls.ConnectionState) error, error) {
+	var methods []multi.Method
+	var verifyConn func(tls.ConnectionState) error
+	if p, ok := cfg.Auth.MTLS(); ok {
+		lists := make(map[string][][32]byte, len(p.Allowlists))
+		for name, l := range p.Allowlists {
+			lists[name] = l.Fingerprints()
+		}
+		a, err := mtls.New(mtls.Options{ClientCAs: cas, Allowlists: lists})
+		if err != nil {
+			return nil, nil, fmt.Errorf("host: mtls: %w", err)
+		}
+		verifyConn = a.VerifyConnection
+		methods = append(methods, multi.Method{Name: mtls.Method, Authenticator: a, Present: multi.ClientCertificate, Allowlists: slices.Collect(maps.Keys(lists))})
+	}
+	if o, ok := cfg.Auth.OIDC(); ok {
+		leeway := o.Leeway
+		if leeway == 0 {
+			leeway = -1 // none, rather than the default
+		}
+		octx, cancel := context.WithTimeout(ctx, 2*o.HTTPTimeout)
+		a, err := oidc.New(octx, oidc.Options{
+			Issuer: o.Issuer, Audience: o.Audience, RolesClaim: o.RolesClaim, ScopesClaim: o.ScopesClaim,
+			Allowlists: o.Allowlists, RootCAs: []byte(o.CA), HTTPTimeout: o.HTTPTimeout, Leeway: leeway,
+			JWKSRefreshMinInterval: o.JWKSRefreshMinInterval, JWKSTTL: o.JWKSTTL, RequireIssuer: o.FailFast,
+			Logger: log,
+		})
+		cancel()
+		if err != nil {
+			return nil, nil, fmt.Errorf("host: oidc: %w", err)
+		}
+		s.oidc = a
+		methods = append(methods, multi.Method{Name: oidc.Method, Authenticator: a, Present: multi.BearerToken, Allowlists: slices.Collect(maps.Keys(o.Allowlists))})
+	}
+	switch len(methods) {
+	case 0:
+		log.Warn("no auth parser configured: every request is refused with 401, as the framework does")
+		return denyAll{}, nil, nil
+	case 1:
+		return methods[0].Authenticator, verifyConn, nil
+	}
+	a, err := multi.New(methods...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("host: auth: %w", err)
+	}
+	return a, verifyConn, nil
 }
 
 // denyAll refuses every request with 401: no auth parser is configured.
