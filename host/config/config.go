@@ -50,6 +50,7 @@ type Config struct {
 	Reload      Reload
 	State       State
 	Credentials Credentials
+	RouteTokens RouteTokens
 
 	// Dev reports the flag "dev": a local development run. It changes two
 	// defaults, Plugin.Mode (frontend) and App.Root ([DefaultDevRoot]),
@@ -318,6 +319,8 @@ func Default() *Config {
 		Reload:  Reload{Watch: true, Debounce: DefaultReloadDebounce},
 		State: State{Backend: StateBolt, MaxKeys: DefaultStateMaxKeys, MaxBytes: DefaultStateMaxBytes,
 			MaxValueBytes: DefaultStateMaxValueBytes},
+		RouteTokens: RouteTokens{Mode: "strong", Carrier: "header", Header: "X-OSO-Route-Token", ID: DefaultAppName,
+			Port: 4000, AccessHeader: "X-OSO-Secure-Access", MaxFailures: 10, FailureWindow: time.Minute, MaxClients: 10000},
 		Credentials: Credentials{Provider: CredentialsNone, RefreshBefore: DefaultCredentialsRefresh,
 			CallTimeout: DefaultCredentialsCall, ConnectTimeout: DefaultCredentialsConnect},
 	}

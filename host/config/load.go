@@ -26,7 +26,8 @@ import (
 //  2. environ, the process environment as os.Environ returns it. Only
 //     variables whose first "__"-separated segment is one of osohost's
 //     sections belong to it (APP, CERTS, LOGGING, PLUGIN, AUTH, NGINX,
-//     GUNICORN, SERVER, POOL, LIMITS, MOCK); names are case-insensitive and
+//     GUNICORN, SERVER, POOL, LIMITS, MOCK, SIGNING, ADMIN, RELOAD, STATE,
+//     CREDENTIALS, ROUTE_TOKENS); names are case-insensitive and
 //     "__" nests (PLUGIN__MODE is plugin.mode). An unknown setting in these
 //     sections is a warning, since the environment is shared.
 //  3. flags, keyed by dotted keys ("plugin.application", "dev"), with

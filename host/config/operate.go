@@ -148,6 +148,7 @@ type Integrity struct {
 func (i Integrity) Enabled() bool { return len(i.SHA256) > 0 || len(i.Keys) > 0 }
 
 func (d *decoder) operate(c *Config) {
+	d.routeTokens(c)
 	a := &c.Admin
 	a.Listen = decodeAs(d, "admin.listen", DefaultAdminListen, asAdminListen)
 	a.AllowRemote = decodeAs(d, "admin.allow_remote", false, asBool)

@@ -64,7 +64,9 @@ var schema = section(map[string]*node{
 	"reload":      leaves("watch", "debounce", "drain_timeout"),
 	"state":       leaves("backend", "path", "max_keys", "max_bytes", "max_value_bytes"),
 	"credentials": leaves("provider", "file", "socket", "allowed", "refresh_before", "call_timeout", "connect_timeout", "fail_fast"),
-	"dev":         {kind: leafNode, flagOnly: true},
+	"route_tokens": leaves("keys", "mode", "carrier", "header", "id", "port", "access_token", "access_header",
+		"max_failures", "failure_window", "max_clients"),
+	"dev": {kind: leafNode, flagOnly: true},
 })
 
 // child returns the node below n for the key segment seg, or nil when seg
