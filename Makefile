@@ -9,7 +9,8 @@ FUZZTIME  ?= 10s
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-GO_GUESTS := $(GUESTDIR)/queue.wasm $(GUESTDIR)/testguest.wasm $(GUESTDIR)/signer.wasm $(GUESTDIR)/signguest.wasm
+GO_GUESTS := $(GUESTDIR)/queue.wasm $(GUESTDIR)/testguest.wasm $(GUESTDIR)/signer.wasm $(GUESTDIR)/signguest.wasm \
+             $(GUESTDIR)/chaos.wasm
 C_GUESTS  := $(GUESTDIR)/status-c.wasm
 GUESTS    := $(GO_GUESTS) $(C_GUESTS)
 
@@ -73,6 +74,33 @@ $(GUESTDIR)/signer.wasm: FORCE
 	@mkdir -p $(GUESTDIR)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./examples/signer
 
+$(GUESTDIR)/chaos.wasm: FORCE
+	@mkdir -p $(GUESTDIR)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./examples/chaos
+
 $(GUESTDIR)/signguest.wasm: FORCE
 	@mkdir -p $(GUESTDIR)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./host/hostcall/testdata/signguest
+
+# Deployment (contracts/, docs/deploy.md). `make image` builds the osohost
+# image offline with podman or buildah: the static binary is built here and
+# put, with the example plugins and CA roots, on a scratch base
+# (contracts/image/build.sh; IMAGE=, TAG=, VERSION= override the defaults).
+# `make play-up` / `make play-down` run a frontend, a backend and the
+# development GREP11 server under `podman kube play` (contracts/local/).
+# `make contracts-check` runs the contract checks including the real image
+# build and a podman play dry run (OSOHOST_IMAGE_TEST=1).
+image: $(GUESTDIR)/queue.wasm $(GUESTDIR)/signer.wasm
+	VERSION='$(VERSION)' GUESTS='$(GUESTDIR)' GO='$(GO)' contracts/image/build.sh osohost
+
+image-grep11dev:
+	VERSION='$(VERSION)' GO='$(GO)' contracts/image/build.sh grep11dev
+
+play-up: $(BIN) image image-grep11dev
+	OSOHOST='$(abspath $(BIN))' OUT='$(abspath $(BUILD))/local' contracts/local/play.sh up
+
+play-down:
+	OUT='$(abspath $(BUILD))/local' contracts/local/play.sh down
+
+contracts-check: $(GUESTDIR)/queue.wasm $(GUESTDIR)/signer.wasm
+	OSOHOST_IMAGE_TEST=1 OSOHOST_GUESTS=$(abspath $(GUESTDIR)) $(GO) test -count=1 -timeout 20m ./contracts/...

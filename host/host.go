@@ -35,6 +35,7 @@ import (
 	"github.com/osohost/osohost/host/hostcall"
 	"github.com/osohost/osohost/host/pki"
 	"github.com/osohost/osohost/host/plugin"
+	"github.com/osohost/osohost/host/plugin/integrity"
 	"github.com/osohost/osohost/host/schema"
 	"github.com/osohost/osohost/host/signing"
 	"github.com/osohost/osohost/host/signing/audit"
@@ -93,7 +94,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 
-	wasm, err := plugin.ReadModule(cfg.Plugin.Application)
+	pol := integrity.NewPolicy(cfg.Plugin.Integrity.SHA256, cfg.Plugin.Integrity.Keys)
+	if pol.Enabled() {
+		log.Info("plugin integrity policy", "logger", "osohost.plugin", "digests", len(cfg.Plugin.Integrity.SHA256), "keys", len(cfg.Plugin.Integrity.Keys))
+	}
+	wasm, err := integrity.ReadModule(cfg.Plugin.Application, pol)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,7 @@ func commands() []command {
 		{"inspect", "inspect PLUGIN.wasm", "show a module's ABI, exports, imports and what is missing", cmdInspect},
 		{"call", "call PLUGIN.wasm status|to_oso|to_isv [--input FILE]", "run one export without a server", cmdCall},
 		{"keys", "keys generate|list [--type T] | pubkey ID", "manage keys of the configured signing backend", cmdKeys},
+		{"plugin", "plugin keygen|sign|verify|hash", "sign plugin modules and check them against the integrity policy", cmdPlugin},
 		{"route", "route sign|verify [flags]", "mint or check a signed route token (OSEP-0011 short or strong)", cmdRoute},
 		{"audit", "audit verify FILE", "check the hash chain of a signature audit log", cmdAudit},
 		{"version", "version", "print the version", cmdVersion},
