@@ -78,6 +78,17 @@ type Options struct {
 	// the status route answers (after the plugin's own), such as the
 	// loaded module's digest. A member the plugin set is not replaced.
 	StatusExtra func() []schema.ExtraField
+	// Gate, if set, checks every request before routing, such as a signed
+	// route token (*routetoken.Verifier). The routes see the request it
+	// returns (a token stripped from the path); a refused request is
+	// logged as Redact returns it, so that no token reaches the log.
+	Gate Gate
+}
+
+// Gate checks requests before routing; see [Options.Gate].
+type Gate interface {
+	Check(r *http.Request) (*http.Request, error)
+	Redact(r *http.Request) *http.Request
 }
 
 // Txn is the state transaction of one guest call; see [Options.Begin].
@@ -222,9 +233,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(ctx)
 	rec := &statusRecorder{ResponseWriter: w}
 
+	var gateErr error
+	if h.opts.Gate != nil {
+		var out *http.Request
+		if out, gateErr = h.opts.Gate.Check(r); gateErr == nil {
+			r = out
+		} else {
+			r = h.opts.Gate.Redact(r)
+		}
+	}
 	rt, ok := h.routes[r.URL.Path]
 	var routeName string
 	switch {
+	case gateErr != nil:
+		routeName = "refused"
+		h.writeError(rec, r, gateErr)
 	case !ok:
 		routeName = "unknown"
 		h.writeError(rec, r, &Error{Status: http.StatusNotFound, Description: descNotFound})

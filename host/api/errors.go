@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/osohost/osohost/host/auth"
+	"github.com/osohost/osohost/host/auth/routetoken"
 	"github.com/osohost/osohost/host/plugin"
 	"github.com/osohost/osohost/host/schema"
 )
@@ -63,7 +65,10 @@ func toError(err error) *Error {
 	var outErr *plugin.OutputError
 	var limit *plugin.LimitError
 	var maxBytes *http.MaxBytesError
+	var route *routetoken.Error
 	switch {
+	case errors.As(err, &route):
+		return &Error{Status: route.Status(), Description: route.Description(), Err: err}
 	case errors.Is(err, auth.ErrNoCredentials):
 		return &Error{Status: http.StatusUnauthorized, Description: descUnauthorized, Err: err}
 	case errors.Is(err, auth.ErrBadCertificate):
@@ -107,8 +112,12 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		level = slog.LevelError
 	}
 	h.log.Log(r.Context(), level, "request failed", "status", e.Status, "trace_id", traceID(r.Context()), "path", r.URL.Path, "err", e.Err)
-	if e.Status == http.StatusServiceUnavailable {
+	var route *routetoken.Error
+	switch {
+	case e.Status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
+	case e.Status == http.StatusTooManyRequests && errors.As(err, &route):
+		w.Header().Set("Retry-After", strconv.FormatInt(max(1, int64((route.RetryAfter+time.Second-1)/time.Second)), 10))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.Status)

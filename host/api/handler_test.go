@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/osohost/osohost/host/auth"
+	"github.com/osohost/osohost/host/auth/routetoken"
 	"github.com/osohost/osohost/host/plugin"
 	"github.com/osohost/osohost/host/plugin/plugintest"
 	"github.com/osohost/osohost/host/schema"
@@ -171,5 +173,67 @@ func TestHandler_StatusExtraAndObserve(t *testing.T) {
 	want := []obs{{"status", "GET", 200}, {"unknown", "GET", 404}}
 	if len(seen) != len(want) || seen[0] != want[0] || seen[1] != want[1] {
 		t.Fatalf("observed %v, want %v", seen, want)
+	}
+}
+
+func TestHandler_RouteTokenGate(t *testing.T) {
+	pool := testPool(t)
+	secret := []byte("route-token-secret-0123")
+	ring, err := routetoken.NewKeyRing("a", routetoken.Key{ID: "a", Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_900_000_000, 0)
+	v, err := routetoken.New(routetoken.Options{Keys: ring, ID: "oso-frontend", Port: 4000, Mode: routetoken.ModeShort,
+		Carrier: routetoken.CarrierPath, MaxFailures: 2, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	h, err := New(Options{Mode: "frontend", Pool: func() Caller { return pool }, Auth: allowAll{}, Gate: v,
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := routetoken.SignShort(secret, "a", routetoken.ShortClaims{ID: "oso-frontend", Port: 4000, Expires: uint64(now.Unix()) + 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path, remote string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r.RemoteAddr = remote
+		h.ServeHTTP(w, r)
+		return w
+	}
+	if w := get("/"+token+"/api/frontend/v1alpha1/status", "192.0.2.1:1000"); w.Code != 200 {
+		t.Fatalf("signed path: %d %s", w.Code, w.Body)
+	}
+	if w := get("/api/frontend/v1alpha1/status", "192.0.2.1:1000"); w.Code != 401 {
+		t.Fatalf("no token: %d, want 401", w.Code)
+	}
+	forged := token[:len(token)-3] + "000"
+	forged = forged[:len(forged)-1] + "a"
+	for i, want := range []int{401, 401, 429} {
+		w := get("/"+forged+"/api/frontend/v1alpha1/status", "192.0.2.2:1000")
+		if w.Code != want {
+			t.Fatalf("forged token, attempt %d: %d %s, want %d", i+1, w.Code, w.Body, want)
+		}
+		if want == 429 && w.Header().Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+		var body map[string]any
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body["code"] != float64(want) {
+			t.Fatalf("error body %s", w.Body)
+		}
+	}
+	if w := get("/"+token+"/api/frontend/v1alpha1/status", "192.0.2.3:1000"); w.Code != 200 {
+		t.Fatalf("another client is not throttled: %d", w.Code)
+	}
+	if strings.Contains(logs.String(), token) || strings.Contains(logs.String(), forged) {
+		t.Fatal("a route token reached the log")
+	}
+	if !strings.Contains(logs.String(), `"path":"/api/frontend/v1alpha1/status"`) {
+		t.Fatalf("the log lacks the stripped path:\n%s", logs.String())
 	}
 }
