@@ -10,17 +10,20 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
 GO_GUESTS := $(GUESTDIR)/queue.wasm $(GUESTDIR)/testguest.wasm $(GUESTDIR)/signer.wasm $(GUESTDIR)/signguest.wasm \
-             $(GUESTDIR)/chaos.wasm
+             $(GUESTDIR)/chaos.wasm $(GUESTDIR)/credguest.wasm
 C_GUESTS  := $(GUESTDIR)/status-c.wasm
 GUESTS    := $(GO_GUESTS) $(C_GUESTS)
 
 .PHONY: all build run test guests examples fmt-check vet fuzz bench clean
 all: build guests
 
-build: $(BIN)
+build: $(BIN) $(BUILD)/osohost-credentials
 
 $(BIN): FORCE
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/osohost
+
+$(BUILD)/osohost-credentials: FORCE
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/osohost-credentials
 
 FORCE:
 
@@ -73,6 +76,10 @@ clean:
 $(GUESTDIR)/signer.wasm: FORCE
 	@mkdir -p $(GUESTDIR)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./examples/signer
+
+$(GUESTDIR)/credguest.wasm: FORCE
+	@mkdir -p $(GUESTDIR)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./host/hostcall/testdata/credguest
 
 $(GUESTDIR)/chaos.wasm: FORCE
 	@mkdir -p $(GUESTDIR)

@@ -31,6 +31,7 @@ import (
 	"github.com/osohost/osohost/host/auth/multi"
 	"github.com/osohost/osohost/host/auth/oidc"
 	"github.com/osohost/osohost/host/config"
+	"github.com/osohost/osohost/host/credentials"
 	"github.com/osohost/osohost/host/frontdoor"
 	"github.com/osohost/osohost/host/hostcall"
 	"github.com/osohost/osohost/host/pki"
@@ -60,6 +61,9 @@ type Server struct {
 	signer signing.Signer // the backend, without the audit wrapper
 	audit  *audit.Log
 	oidc   *oidc.Authenticator // nil without an oidc parser
+
+	credProvider credentials.Provider // nil without a provider
+	creds        *credentials.Cache
 }
 
 // New loads and checks the plugin, pre-warms its pool, and binds the
@@ -106,6 +110,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if err != nil {
 		return nil, err
 	}
+	credFuncs, err := s.openCredentials(ctx, cfg, log.With("logger", "osohost.credentials"))
+	if err != nil {
+		return nil, err
+	}
+	hostFuncs = append(hostFuncs, credFuncs...)
 
 	plog := log.With("logger", "osohost.plugin")
 	cacheDir := filepath.Join(cfg.App.Root, "cache", "wazero")
@@ -215,6 +224,52 @@ func (s *Server) close(ctx context.Context) {
 	if s.audit != nil {
 		_ = s.audit.Close()
 	}
+	if s.creds != nil {
+		_ = s.creds.Close()
+	}
+	if s.credProvider != nil {
+		_ = s.credProvider.Close()
+	}
+}
+
+// openCredentials opens the configured credentials provider behind the
+// expiry-aware cache and returns the credential host function. Without a
+// provider the function refuses every name, so plugins that import it
+// still load.
+func (s *Server) openCredentials(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]plugin.HostFunction, error) {
+	c := cfg.Credentials
+	var p credentials.Provider
+	var err error
+	switch c.Provider {
+	case config.CredentialsNone:
+		return hostcall.Credentials(nil, log), nil
+	case config.CredentialsStatic:
+		if c.File == "" {
+			log.Warn("no CREDENTIALS__FILE: plugins get the built-in development credentials")
+			p = credentials.DevStatic()
+		} else if p, err = credentials.LoadStatic(c.File); err != nil {
+			return nil, fmt.Errorf("host: credentials: %w", err)
+		}
+	case config.CredentialsDriver:
+		if p, err = credentials.Dial(ctx, credentials.DriverOptions{
+			Socket: c.Socket, ConnectTimeout: c.ConnectTimeout, FailFast: c.FailFast,
+			CallTimeout: c.CallTimeout, Logger: log,
+		}); err != nil {
+			return nil, fmt.Errorf("host: credentials driver: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("host: credentials provider %q", c.Provider)
+	}
+	s.credProvider = p
+	cache, err := credentials.NewCache(p, credentials.CacheOptions{
+		Allowed: c.Allowed, RefreshBefore: c.RefreshBefore, FetchTimeout: c.CallTimeout, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("host: credentials: %w", err)
+	}
+	s.creds = cache
+	log.Info("credentials ready", "provider", string(c.Provider), "allowed", len(c.Allowed))
+	return hostcall.Credentials(cache, log), nil
 }
 
 // openSigning opens the configured signing backend behind the audit log

@@ -28,6 +28,7 @@ const (
 	maxCredentialNames           = 1024
 	maxIntegrityEntries          = 256
 	credentialNamePattern        = `^[A-Za-z0-9._-]{1,128}$`
+	maxSocketPath                = 107 // sun_path less its NUL
 	integrityKeyPrefix           = "ed25519:"
 	integrityKeyBytes            = 32
 	integrityDigestBytes         = 32
@@ -183,7 +184,13 @@ func (d *decoder) operate(c *Config) {
 	k := &c.Credentials
 	k.Provider = decodeAs(d, "credentials.provider", CredentialsNone, asCredentialsProvider)
 	k.File = decodeAs(d, "credentials.file", "", asPath)
-	k.Socket = decodeAs(d, "credentials.socket", "", asPath)
+	k.Socket = decodeAs(d, "credentials.socket", "", func(v any) (string, error) {
+		s, err := asPath(v)
+		if err == nil && len(s) > maxSocketPath {
+			err = fmt.Errorf("a Unix socket path is at most %d bytes", maxSocketPath)
+		}
+		return s, err
+	})
 	k.Allowed = decodeAs(d, "credentials.allowed", []string(nil), asCredentialNames)
 	k.RefreshBefore = decodeAs(d, "credentials.refresh_before", DefaultCredentialsRefresh, positiveDuration)
 	k.CallTimeout = decodeAs(d, "credentials.call_timeout", DefaultCredentialsCall, positiveDuration)
