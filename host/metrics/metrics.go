@@ -108,7 +108,8 @@ const (
 
 	// Triggers of osohost_plugin_reloads_total.
 	TriggerAdmin  = "admin"  // POST /reload on the admin listener
-	TriggerWatch  = "watch"  // the plugin file changed on disk
+	TriggerWatch  = "file"   // the plugin file changed on disk
+	TriggerStart  = "start"  // the first load
 	TriggerSignal = "signal" // SIGHUP
 
 	// Signing backends of osohost_signatures_total.
@@ -120,7 +121,7 @@ var (
 	routes   = set(RouteStatus, RouteDocuments, RouteISV, RouteInternal)
 	methods  = set(http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace)
 	exports  = set(abi.ExportToOSO, abi.ExportToISV, abi.ExportStatus, abi.ExportInit, abi.ExportHandleHTTP)
-	triggers = set(TriggerAdmin, TriggerWatch, TriggerSignal)
+	triggers = set(TriggerAdmin, TriggerWatch, TriggerSignal, TriggerStart)
 	backends = set(BackendSoftware, BackendGREP11)
 	modes    = set("frontend", "backend")
 
@@ -249,7 +250,7 @@ func New(opts Options) *Metrics {
 			m.guestCalls.WithLabelValues(e, o)
 		}
 	}
-	for _, t := range []string{TriggerAdmin, TriggerWatch, TriggerSignal} {
+	for _, t := range []string{TriggerAdmin, TriggerWatch, TriggerSignal, TriggerStart} {
 		m.reloads.WithLabelValues("ok", t)
 		m.reloads.WithLabelValues("error", t)
 	}

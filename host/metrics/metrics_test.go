@@ -230,7 +230,7 @@ func TestMetrics_ReloadAndSetPlugin(t *testing.T) {
 		result, trigger string
 		want            float64
 	}{
-		{"error", "watch", 1}, {"ok", "admin", 1}, {"ok", "other", 1}, {"ok", "signal", 0},
+		{"error", "file", 1}, {"ok", "admin", 1}, {"ok", "other", 1}, {"ok", "signal", 0},
 	} {
 		if v, ok := value(fams, "osohost_plugin_reloads_total", "result", c.result, "trigger", c.trigger); !ok || v != c.want {
 			t.Errorf("reloads{result=%q,trigger=%q} = %v (present %v), want %v", c.result, c.trigger, v, ok, c.want)
@@ -342,7 +342,7 @@ func TestMetrics_BoundedLabels(t *testing.T) {
 		"osohost_guest_calls_total":             21 + 1, // the zero series, plus other/other
 		"osohost_guest_call_duration_seconds":   1,
 		"osohost_host_calls_total":              1,
-		"osohost_plugin_reloads_total":          6 + 2,
+		"osohost_plugin_reloads_total":          8 + 2,
 		"osohost_signatures_total":              1,
 		"osohost_plugin_info":                   1,
 	}
