@@ -14,7 +14,7 @@ GO_GUESTS := $(GUESTDIR)/queue.wasm $(GUESTDIR)/testguest.wasm $(GUESTDIR)/signe
 C_GUESTS  := $(GUESTDIR)/status-c.wasm
 GUESTS    := $(GO_GUESTS) $(C_GUESTS)
 
-.PHONY: all build run test guests examples fmt-check vet fuzz bench clean
+.PHONY: all build run test guests examples fmt-check vet fuzz bench clean image image-grep11dev play-up play-down contracts-check
 all: build guests
 
 build: $(BIN) $(BUILD)/osohost-credentials
