@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/osohost/osohost/host/hostcall"
 	"github.com/osohost/osohost/host/plugin"
 	"github.com/osohost/osohost/host/plugin/plugintest"
 	"github.com/osohost/osohost/host/schema"
@@ -109,7 +110,8 @@ func readGuest(tb testing.TB, name string) []byte {
 func newEngine(tb testing.TB, mode plugin.DeadlineMode) *plugin.Engine {
 	tb.Helper()
 	ctx := context.Background()
-	eng, err := plugin.NewEngine(ctx, plugin.EngineOptions{CacheDir: cacheDir(), Deadline: mode})
+	eng, err := plugin.NewEngine(ctx, plugin.EngineOptions{CacheDir: cacheDir(), Deadline: mode,
+		HostFunctions: hostcall.State(nil, hostcall.StateLimits{})})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -8,12 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/osohost/osohost/abi"
 	"github.com/osohost/osohost/host/api"
+	"github.com/osohost/osohost/host/hostcall"
 	"github.com/osohost/osohost/host/logging"
 	"github.com/osohost/osohost/host/plugin"
+	"github.com/osohost/osohost/host/state"
 )
 
 // cmdCall runs one export of a module, without a server, and prints what
@@ -23,7 +26,8 @@ func cmdCall(ctx context.Context, args, _ []string, stdout, stderr io.Writer) in
 	fs.SetOutput(stderr)
 	input := fs.String("input", "", "file holding the DocumentList JSON for to_isv (\"-\" reads stdin)")
 	timeout := fs.Duration("timeout", 60*time.Second, "deadline of the call")
-	if err := fs.Parse(reorder(args, map[string]bool{"input": true, "timeout": true})); err != nil {
+	statePath := fs.String("state", "", "the plugin's state file, kept across calls (default: a temporary one, discarded)")
+	if err := fs.Parse(reorder(args, map[string]bool{"input": true, "timeout": true, "state": true})); err != nil {
 		return 2
 	}
 	if fs.NArg() != 2 {
@@ -63,7 +67,28 @@ func cmdCall(ctx context.Context, args, _ []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	log := logging.New(stderr, slog.LevelDebug, "osohost").With("logger", "osohost.plugin")
-	eng, err := plugin.NewEngine(ctx, plugin.EngineOptions{Logger: log})
+	if *statePath == "" {
+		dir, err := os.MkdirTemp("", "osohost-call-")
+		if err != nil {
+			fmt.Fprintf(stderr, "osohost: %v\n", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		*statePath = filepath.Join(dir, state.FileName)
+	}
+	st, err := state.Open(*statePath, state.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "osohost: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	ns, err := st.Namespace(ctx, "osohost", state.Limits{})
+	if err != nil {
+		fmt.Fprintf(stderr, "osohost: %v\n", err)
+		return 1
+	}
+	eng, err := plugin.NewEngine(ctx, plugin.EngineOptions{Logger: log, HostFunctions: append(
+		hostcall.State(log, hostcall.StateLimits{}), hostcall.Credentials(nil, log)...)})
 	if err != nil {
 		fmt.Fprintf(stderr, "osohost: %v\n", err)
 		return 1
@@ -80,11 +105,16 @@ func cmdCall(ctx context.Context, args, _ []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	defer pool.Close(context.WithoutCancel(ctx))
-	res, err := pool.Call(ctx, export, in)
+	txn := ns.Begin()
+	defer txn.Rollback()
+	res, err := pool.Call(state.WithTxn(ctx, txn), export, in)
 	if err == nil {
 		var code int
 		var body []byte
 		code, body, err = api.EncodeOutput(export, res, api.Limits())
+		if err == nil {
+			err = txn.Commit(ctx)
+		}
 		if err == nil {
 			fmt.Fprintf(stdout, "%s\n", body)
 			if code >= 400 {

@@ -1,8 +1,9 @@
 // Command signer is a backend plugin for osohost: it signs the content of
 // every document the OSO posts with an Ed25519 key that the host keeps (the
-// key never enters the plugin) and answers the documents with the signature
-// in their metadata. It is the reference plugin of the signing-path
-// benchmark.
+// key never enters the plugin), answers the documents with the signature
+// in their metadata, and keeps them in the host's durable state until the
+// OSO collects them with GET documents. It is the reference plugin of the
+// signing-path benchmark.
 //
 // Build it as a WASI reactor:
 //
@@ -10,10 +11,14 @@
 package main
 
 import (
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
+	"github.com/osohost/osohost/abi"
 	oso "github.com/osohost/osohost/guest-sdk/go"
 )
 
@@ -25,22 +30,47 @@ import (
 //	go build -ldflags '-X main.keyID=<uuid>' …
 var keyID string
 
+// Signed documents wait in state under signedPrefix, then the time of the
+// request (16 hex digits of Unix nanoseconds), 16 random hex digits and
+// the document's place in its request (6 digits): keys sort in the order
+// the documents were signed (as far as the host's clock goes), and
+// concurrent requests on several instances never write the same key, so
+// they never conflict. A value is the signed document as a one-document
+// compact DocumentList.
+const signedPrefix = "signed/"
+
+// maxBatchBytes bounds one to_oso answer (compact encoding); what does
+// not fit waits for the next GET.
+const maxBatchBytes = 4 << 20
+
 // signer is the plugin. It keeps nothing between calls but reusable
 // buffers: the key is looked up on the host at every call, so that every
 // instance, and every restart, signs with the same key.
 type signer struct {
 	reqs  []oso.SignRequest
 	meta  []byte
+	val   []byte
 	extra []byte
 }
 
-// ToISV signs every document with one sign_many call and answers them as a
-// DocumentList whose metadata is
+// batchPrefix returns the key prefix of one request's documents.
+func batchPrefix() string {
+	var r [8]byte
+	rand.Read(r[:])
+	return fmt.Sprintf("%s%016x%x/", signedPrefix, uint64(time.Now().UnixNano()), r)
+}
+
+// ToISV signs every document with one sign_many call, keeps the signed
+// documents in state for ToOSO, and answers them as a DocumentList whose
+// metadata is
 //
 //	{"key_id": "<id>", "signature": "<lowercase hex>", "algorithm": "ED25519"}
 //
-// If any signature fails, the whole request fails: 503 when the backend is
-// unavailable (the OSO may retry), a generic 500 otherwise.
+// If any signature or state write fails, the whole request fails (and the
+// host keeps none of it): 503 when the signing backend or the state is
+// unavailable or full (the OSO may retry), a generic 500 otherwise. When
+// the host runs the call without state (outside a request), the documents
+// are answered and not kept.
 func (s *signer) ToISV(in *oso.Documents, out *oso.Reply) error {
 	l := out.Documents()
 	if in.Len() == 0 {
@@ -59,6 +89,8 @@ func (s *signer) ToISV(in *oso.Documents, out *oso.Reply) error {
 	if err != nil {
 		return failure(fmt.Errorf("signer: sign %d documents with key %s: %w", in.Len(), id, err))
 	}
+	prefix := batchPrefix()
+	keep := true
 	i := 0
 	for d := range in.All() {
 		r := res[i]
@@ -73,13 +105,66 @@ func (s *signer) ToISV(in *oso.Documents, out *oso.Reply) error {
 		m = append(m, `", "algorithm": "ED25519"}`...)
 		s.meta = m
 		l.AppendWithMetadata(d.ID, d.Content, m)
+
+		if !keep {
+			continue
+		}
+		v := abi.AppendDocumentListHeader(s.val[:0], 1)
+		v = abi.AppendDocument(v, d.ID, d.Content, string(m))
+		s.val = v
+		k := strconv.Itoa(i)
+		if err := oso.KVPut(prefix+"000000"[len(k):]+k, v); err != nil {
+			if !errors.Is(err, oso.ErrNotAllowed) {
+				return stateFailure(err)
+			}
+			// The host runs this call without state (outside a request,
+			// as `osohost call` does): answer, keep nothing.
+			oso.Log.Warn("signer: no state in this call: the signed documents are answered but not kept for collection")
+			keep = false
+		}
 	}
 	return nil
 }
 
-// ToOSO answers an empty list: a backend has nothing queued for the OSO.
+// ToOSO hands over the signed documents, oldest first, up to
+// maxBatchBytes per call, and deletes them in the same transaction: they
+// leave the state only when the host commits this call, before it sends
+// the answer.
 func (s *signer) ToOSO(out *oso.DocumentList) error {
-	return nil
+	n, size := 0, 0
+	var failed error
+	err := oso.KVList(signedPrefix, func(k string) bool {
+		v, ok, err := oso.KVGet(k)
+		if err != nil || !ok {
+			failed = err
+			return false
+		}
+		docs, err := oso.NewDocuments(v)
+		if err != nil || docs.Len() != 1 {
+			failed = errors.New("signer: malformed signed document " + k)
+			return false
+		}
+		if n > 0 && size+len(v)-4 > maxBatchBytes {
+			return false
+		}
+		for d := range docs.All() {
+			out.Add(d)
+		}
+		if _, err := oso.KVDelete(k); err != nil {
+			failed = err
+			return false
+		}
+		n++
+		size += len(v) - 4
+		return true
+	})
+	if err == nil {
+		err = failed
+	}
+	if errors.Is(err, oso.ErrNotAllowed) {
+		return nil // no state in this call: nothing kept, nothing to collect
+	}
+	return stateFailure(err)
 }
 
 // Status answers 200 OK with the number of ED25519 keys, {"keys": N}, or
@@ -143,6 +228,23 @@ func failure(err error) error {
 	if errors.Is(err, oso.ErrUnavailable) {
 		oso.Log.Warn(err.Error())
 		return oso.Error{Code: 503, Message: "signing backend unavailable, retry later"}
+	}
+	return err
+}
+
+// stateFailure turns a state error into the request's answer: 503 when
+// too many signed documents wait for collection or the host's storage
+// failed (the OSO may retry), a generic 500 otherwise.
+func stateFailure(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, oso.ErrLimited):
+		oso.Log.Warn("signer: " + err.Error())
+		return oso.Error{Code: 503, Message: "too many signed documents waiting for collection, retry later"}
+	case errors.Is(err, oso.ErrUnavailable):
+		oso.Log.Warn("signer: " + err.Error())
+		return oso.Error{Code: 503, Message: "storage unavailable, retry later"}
 	}
 	return err
 }

@@ -4,7 +4,10 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/osohost/osohost/abi"
@@ -62,8 +65,10 @@ func TestSigner(t *testing.T) {
 	}
 	docs := []oso.Document{{ID: "1", Content: "tx one", Metadata: `{"a": 1}`}, {ID: "2", Content: ""}}
 	var keyID string
+	var answered []oso.Document
 	for round := range 2 {
 		got := signed(t, s, docs...)
+		answered = append(answered, got...)
 		if len(got) != len(docs) {
 			t.Fatalf("round %d: %d documents", round, len(got))
 		}
@@ -90,9 +95,46 @@ func TestSigner(t *testing.T) {
 	if err != nil || st.Code != 200 || string(st.Extra) != `{"keys":1}` {
 		t.Fatalf("Status() = %+v (extra %s), %v", st, st.Extra, err)
 	}
+	// The signed documents wait in state until ToOSO collects them, in
+	// the order they were signed.
+	if got := collect(t, s); !slices.Equal(got, answered) {
+		t.Fatalf("ToOSO = %q, want %q", got, answered)
+	}
+	if got := collect(t, s); len(got) != 0 {
+		t.Fatalf("second ToOSO: %q", got)
+	}
+}
+
+// collect calls ToOSO and returns its documents.
+func collect(t *testing.T, s *signer) []oso.Document {
+	t.Helper()
 	var out oso.DocumentList
-	if err := s.ToOSO(&out); err != nil || out.Len() != 0 {
-		t.Fatalf("ToOSO: %d documents, %v", out.Len(), err)
+	if err := s.ToOSO(&out); err != nil {
+		t.Fatal(err)
+	}
+	in, err := oso.NewDocuments(out.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []oso.Document
+	for d := range in.All() {
+		docs = append(docs, d.Clone())
+	}
+	return docs
+}
+
+// TestSigner_ToOSO_Batches: one answer holds at most maxBatchBytes; the
+// rest waits for the next call.
+func TestSigner_ToOSO_Batches(t *testing.T) {
+	s := &signer{}
+	big := strings.Repeat("x", 700<<10)
+	for i := range 8 {
+		signed(t, s, oso.Document{ID: fmt.Sprint(i), Content: big})
+	}
+	first := collect(t, s)
+	rest := collect(t, s)
+	if len(first) == 0 || len(first) >= 8 || len(first)+len(rest) != 8 || rest[0].ID != fmt.Sprint(len(first)) {
+		t.Fatalf("batches of %d and %d documents", len(first), len(rest))
 	}
 }
 

@@ -87,7 +87,7 @@ func newPool(t testing.TB, guest string, s signing.Signer, pol hostcall.Policy, 
 	eng, err := plugin.NewEngine(ctx, plugin.EngineOptions{
 		CacheDir:      cacheDir,
 		Logger:        log,
-		HostFunctions: hostcall.Signing(s, log, pol),
+		HostFunctions: append(hostcall.Signing(s, log, pol), hostcall.State(log, hostcall.StateLimits{})...),
 	})
 	if err != nil {
 		t.Fatal(err)
