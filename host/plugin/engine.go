@@ -84,6 +84,19 @@ type Engine struct {
 	rt   wazero.Runtime
 	opts EngineOptions
 	log  *slog.Logger
+
+	mu       sync.Mutex
+	compiled map[[sha256.Size]byte]*compiledModule // modules in use, by digest of their bytes
+}
+
+// compiledModule is a compiled module shared by every [Module] compiled
+// from the same bytes while one of them is open: compiling a module that is
+// already in use (a reload of the same file, a flip back to the previous
+// version) costs one hash.
+type compiledModule struct {
+	cm   wazero.CompiledModule
+	info Info
+	refs int // open Modules; guarded by Engine.mu
 }
 
 // NewEngine creates a runtime with the "oso" host module and a WASI module
@@ -121,7 +134,7 @@ func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("plugin: host module: %w", err)
 	}
-	return &Engine{rt: rt, opts: opts, log: log}, nil
+	return &Engine{rt: rt, opts: opts, log: log, compiled: map[[sha256.Size]byte]*compiledModule{}}, nil
 }
 
 // provides reports whether the engine's "oso" module has the function.
@@ -138,6 +151,9 @@ func (e *Engine) provides(name string) bool {
 	return false
 }
 
+// Logger returns the engine's logger: what [PoolOptions].Logger defaults to.
+func (e *Engine) Logger() *slog.Logger { return e.log }
+
 // Close releases the runtime and every module compiled by it.
 func (e *Engine) Close(ctx context.Context) error {
 	return e.rt.Close(ctx)
@@ -146,10 +162,13 @@ func (e *Engine) Close(ctx context.Context) error {
 // Module is a checked, compiled guest module. It is immutable and safe for
 // concurrent use; instances are made from it by [NewPool].
 type Module struct {
-	engine   *Engine
-	compiled wazero.CompiledModule
-	info     Info
-	loadedAt time.Time
+	engine    *Engine
+	shared    *compiledModule
+	compiled  wazero.CompiledModule
+	info      Info
+	key       [sha256.Size]byte
+	loadedAt  time.Time
+	closeOnce sync.Once
 }
 
 // Info returns what [Inspect] found in the module.
@@ -157,6 +176,28 @@ func (m *Module) Info() Info { return m.info }
 
 // LoadedAt returns when the module was compiled.
 func (m *Module) LoadedAt() time.Time { return m.loadedAt }
+
+// Close releases the compiled code once no other Module compiled from the
+// same bytes is open. Close it only after every [Pool] made from it is
+// done ([Pool.Done]); the engine's Close releases it too. It is safe to
+// call more than once.
+func (m *Module) Close(ctx context.Context) error {
+	var err error
+	m.closeOnce.Do(func() {
+		e := m.engine
+		e.mu.Lock()
+		m.shared.refs--
+		last := m.shared.refs == 0
+		if last {
+			delete(e.compiled, m.key)
+		}
+		e.mu.Unlock()
+		if last {
+			err = m.compiled.Close(ctx)
+		}
+	})
+	return err
+}
 
 // ModuleError reports a module that cannot be served. Problems lists every
 // reason, each one line.
@@ -171,10 +212,15 @@ func (e *ModuleError) Error() string {
 // Compile checks the module against the native ABI, instruments it for the
 // engine's deadline mode and compiles it. It fails with a [*ModuleError]
 // listing every problem when the module is not a native-ABI v1 reactor, and
-// with a wrapped wazero error when the binary is invalid.
+// with a wrapped wazero error when the binary is invalid. Bytes identical
+// to those of a Module still open share its compiled code.
 func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	if len(wasm) > e.opts.MaxModuleBytes {
 		return nil, &ModuleError{Problems: []string{fmt.Sprintf("module is %d bytes, the limit is %d", len(wasm), e.opts.MaxModuleBytes)}}
+	}
+	key := sha256.Sum256(wasm)
+	if m := e.share(key, nil); m != nil {
+		return m, nil
 	}
 	// Instrument also validates: its decoder bounds every count before
 	// wazero allocates by it, so wazero never sees a module it rejected.
@@ -200,7 +246,31 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 		cm.Close(ctx)
 		return nil, &ModuleError{Problems: p}
 	}
-	return &Module{engine: e, compiled: cm, info: info, loadedAt: time.Now()}, nil
+	return e.share(key, &compiledModule{cm: cm, info: info}), nil
+}
+
+// share returns a new Module on the compiled module in use for key, if
+// there is one; else, with c non-nil, it records c for key and returns a
+// Module on it. A c that lost a race with another Compile of the same bytes
+// is closed.
+func (e *Engine) share(key [sha256.Size]byte, c *compiledModule) *Module {
+	e.mu.Lock()
+	shared := e.compiled[key]
+	switch {
+	case shared != nil:
+	case c != nil:
+		shared, c = c, nil
+		e.compiled[key] = shared
+	default:
+		e.mu.Unlock()
+		return nil
+	}
+	shared.refs++
+	e.mu.Unlock()
+	if c != nil {
+		c.cm.Close(context.Background())
+	}
+	return &Module{engine: e, shared: shared, compiled: shared.cm, info: shared.info, key: key, loadedAt: time.Now()}
 }
 
 // Info describes a module: what [Inspect] reads from its import and export

@@ -32,11 +32,13 @@ type instance struct {
 	flag  api.MutableGlobal // interrupt flag (DeadlineInterrupt only)
 	timer *time.Timer
 
-	mu          sync.Mutex // guards the four fields below and flag.Set
+	mu          sync.Mutex // guards the fields below up to cancelCall, and flag.Set
 	running     bool
 	seq         uint64
 	interrupted bool
-	cause       error // why the call was interrupted
+	cause       error              // why the call was interrupted
+	aborted     error              // set by abort: every later call fails with it
+	cancelCall  context.CancelFunc // DeadlineContext: ends the call's context
 
 	// Per-call deadline state, owned by the calling goroutine (arm..disarm).
 	callCtx    context.Context
@@ -46,7 +48,6 @@ type instance struct {
 	hostCancel context.CancelFunc
 	timerArmed bool
 	stopCancel func() bool
-	cancelCall context.CancelFunc
 
 	calls    int
 	poisoned bool // must not be reused
@@ -185,6 +186,17 @@ func (inst *instance) interruptSeq(ctx context.Context, seq uint64) {
 	}
 }
 
+// abort stops the running call, if any, and makes every later call on
+// the instance fail with cause: the pool is closing and ran out of time.
+func (inst *instance) abort(cause error) {
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	inst.aborted = cause
+	if inst.running {
+		inst.stopLocked(cause)
+	}
+}
+
 func (inst *instance) stopLocked(cause error) {
 	inst.interrupted = true
 	inst.cause = cause
@@ -193,6 +205,9 @@ func (inst *instance) stopLocked(cause error) {
 		// storage at every function entry and loop header; the mutex
 		// orders this store with the host's other accesses.
 		inst.flag.Set(1)
+	}
+	if inst.cancelCall != nil {
+		inst.cancelCall() // DeadlineContext: wazero closes the module
 	}
 }
 
@@ -208,25 +223,37 @@ func (inst *instance) arm(ctx context.Context, timeout time.Duration) error {
 	if d <= 0 {
 		return ErrCallTimeout
 	}
+	mode := inst.pool.mod.engine.opts.Deadline
 	inst.callCtx = inst.ctx
+	var cancel context.CancelFunc
+	if mode == DeadlineContext {
+		var c context.Context
+		c, cancel = context.WithTimeoutCause(ctx, d, ErrCallTimeout)
+		inst.callCtx = context.WithValue(c, instanceKey{}, inst)
+	}
 	inst.reqCtx = ctx
 	inst.deadline = time.Now().Add(d)
 	inst.mu.Lock()
+	if err := inst.aborted; err != nil {
+		inst.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+		inst.callCtx, inst.reqCtx = nil, nil
+		inst.poisoned = true
+		return err
+	}
 	inst.seq++
 	seq := inst.seq
 	inst.running = true
+	inst.cancelCall = cancel
 	inst.mu.Unlock()
-	switch inst.pool.mod.engine.opts.Deadline {
-	case DeadlineInterrupt:
+	if mode == DeadlineInterrupt {
 		inst.timer.Reset(d)
 		inst.timerArmed = true
 		if ctx.Done() != nil {
 			inst.stopCancel = context.AfterFunc(ctx, func() { inst.interruptSeq(ctx, seq) })
 		}
-	case DeadlineContext:
-		c, cancel := context.WithTimeoutCause(ctx, d, ErrCallTimeout)
-		inst.cancelCall = cancel
-		inst.callCtx = context.WithValue(c, instanceKey{}, inst)
 	}
 	return nil
 }
@@ -237,10 +264,6 @@ func (inst *instance) disarm() {
 		inst.stopCancel()
 		inst.stopCancel = nil
 	}
-	if inst.cancelCall != nil {
-		inst.cancelCall()
-		inst.cancelCall = nil
-	}
 	if inst.timerArmed {
 		inst.timerArmed = false
 		if !inst.timer.Stop() {
@@ -248,6 +271,10 @@ func (inst *instance) disarm() {
 		}
 	}
 	inst.mu.Lock()
+	if inst.cancelCall != nil {
+		inst.cancelCall()
+		inst.cancelCall = nil
+	}
 	inst.running = false
 	if inst.interrupted {
 		inst.poisoned = true // the flag is set: every later call would trap

@@ -21,10 +21,16 @@ var (
 	// ErrCallTimeout: the guest did not return before its deadline; it was
 	// stopped and its instance discarded.
 	ErrCallTimeout = errors.New("plugin: call deadline exceeded")
-	// ErrBusy: no instance became free within the acquire timeout.
+	// ErrBusy: no instance became free within the acquire timeout. The
+	// call never reached the guest; it may be retried.
 	ErrBusy = errors.New("plugin: no free instance")
-	// ErrPoolClosed: the pool is closed.
-	ErrPoolClosed = errors.New("plugin: pool closed")
+	// ErrClosed: the pool is closed or closing. The call never reached the
+	// guest, or was stopped because [Pool.Close] ran out of time.
+	ErrClosed = errors.New("plugin: pool closed")
+	// ErrPoolClosed is [ErrClosed].
+	//
+	// Deprecated: use ErrClosed.
+	ErrPoolClosed = ErrClosed
 	// ErrUnknownExport: the export name is not one of to_oso, to_isv, status.
 	ErrUnknownExport = errors.New("plugin: unknown export")
 )
@@ -71,6 +77,10 @@ type Result struct {
 	Data []byte
 }
 
+// DefaultCallTimeout is the call deadline when [PoolOptions].CallTimeout
+// is zero.
+const DefaultCallTimeout = 60 * time.Second
+
 // PoolOptions configure a [Pool]. Zero values mean the documented default.
 type PoolOptions struct {
 	// Size is the number of instances. 0: 1, or GOMAXPROCS when the guest
@@ -78,18 +88,31 @@ type PoolOptions struct {
 	// seen by the next call).
 	Size int
 	// CallTimeout bounds each export call (and instance initialisation);
-	// default 60s. A shorter deadline on the caller's context wins.
+	// default DefaultCallTimeout. A shorter deadline on the caller's
+	// context wins.
 	CallTimeout time.Duration
-	// AcquireTimeout bounds the wait for a free instance; default 10s.
+	// AcquireTimeout bounds the wait for a free instance when every
+	// instance is busy; the call then fails with [ErrBusy]. 0 waits until
+	// the caller's context ends.
 	AcquireTimeout time.Duration
 	// MaxInputBytes bounds the input of one call; default 16 MiB.
 	MaxInputBytes int
 	// MaxOutputBytes bounds the output of one call; default
 	// abi.DefaultMaxOutputBytes.
 	MaxOutputBytes int
-	// MaxCallsPerInstance recycles an instance after that many calls;
-	// 0 never recycles.
-	MaxCallsPerInstance int
+	// MaxCalls recycles an instance after that many calls: it is closed
+	// and a fresh one is made in the background, which bounds what a
+	// long-lived instance can accumulate (memory, state). 0 never
+	// recycles. An instance that trapped, timed out or was interrupted is
+	// always discarded, whatever this setting.
+	MaxCalls int
+	// OnCall, if set, is called after every call that ran on an instance
+	// (not for calls refused before: [ErrBusy], [ErrClosed], a context that
+	// ended while waiting, an unknown export), with the export name, the
+	// time the guest took and the call's error. It runs on the caller's
+	// goroutine after the instance went back to the pool; it must be cheap
+	// and must not block.
+	OnCall func(export string, d time.Duration, err error)
 	// Logger receives guest log lines and pool events; nil uses the
 	// engine's.
 	Logger *slog.Logger
@@ -98,7 +121,7 @@ type PoolOptions struct {
 // Pool is a bounded set of pre-warmed instances of one [Module]. It is safe
 // for concurrent use. An instance serves one call at a time; an instance
 // that trapped, timed out or was interrupted is discarded and replaced in
-// the background.
+// the background, as is one that served [PoolOptions].MaxCalls calls.
 type Pool struct {
 	mod  *Module
 	opts PoolOptions
@@ -107,22 +130,30 @@ type Pool struct {
 	// stateless is what the guest's stateless marker answered.
 	stateless bool
 
-	idle chan *instance
+	// idle holds the free instances. Its capacity is size and never more
+	// than size instances (live ones plus reserved replacements) exist, so
+	// a send never blocks. It is never closed.
+	idle    chan *instance
+	closed  atomic.Bool   // set (under mu) when Close starts
+	closing chan struct{} // closed when Close starts
 
-	mu     sync.Mutex
-	closed bool
-	live   int           // instances created and not yet closed
-	done   chan struct{} // closed when the pool is closed and live == 0
+	mu       sync.Mutex
+	live     int                    // instances created, or reserved for a replacement, and not yet closed
+	insts    map[*instance]struct{} // instances created and not yet closed
+	done     chan struct{}          // closed when the pool is closed and live == 0
+	doneOnce bool
 
 	bg       context.Context // detached lifetime of background replacements
 	cancelBg context.CancelFunc
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup // background replacements
 
 	droppedLogs atomic.Int64
 	calls       atomic.Int64
 	traps       atomic.Int64
 	timeouts    atomic.Int64
 	replaced    atomic.Int64
+	recycled    atomic.Int64
+	busy        atomic.Int64
 }
 
 // NewPool creates the pool and all its instances before returning, so the
@@ -131,11 +162,14 @@ func NewPool(ctx context.Context, m *Module, opts PoolOptions) (*Pool, error) {
 	if opts.Size < 0 {
 		return nil, fmt.Errorf("plugin: pool size %d", opts.Size)
 	}
-	if opts.CallTimeout <= 0 {
-		opts.CallTimeout = 60 * time.Second
+	if opts.MaxCalls < 0 {
+		return nil, fmt.Errorf("plugin: max calls per instance %d", opts.MaxCalls)
 	}
-	if opts.AcquireTimeout <= 0 {
-		opts.AcquireTimeout = 10 * time.Second
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = DefaultCallTimeout
+	}
+	if opts.AcquireTimeout < 0 {
+		opts.AcquireTimeout = 0
 	}
 	if opts.MaxInputBytes <= 0 {
 		opts.MaxInputBytes = 16 << 20
@@ -147,7 +181,12 @@ func NewPool(ctx context.Context, m *Module, opts PoolOptions) (*Pool, error) {
 	if log == nil {
 		log = m.engine.log
 	}
-	p := &Pool{mod: m, opts: opts, log: log, done: make(chan struct{})}
+	p := &Pool{
+		mod: m, opts: opts, log: log,
+		closing: make(chan struct{}),
+		insts:   map[*instance]struct{}{},
+		done:    make(chan struct{}),
+	}
 	p.bg, p.cancelBg = context.WithCancel(context.Background())
 
 	first, err := newInstance(ctx, p)
@@ -166,6 +205,7 @@ func NewPool(ctx context.Context, m *Module, opts PoolOptions) (*Pool, error) {
 	}
 	p.idle = make(chan *instance, p.size)
 	p.live = 1
+	p.insts[first] = struct{}{}
 	p.idle <- first
 	for p.live < p.size {
 		inst, err := newInstance(ctx, p)
@@ -173,7 +213,10 @@ func NewPool(ctx context.Context, m *Module, opts PoolOptions) (*Pool, error) {
 			p.Close(ctx)
 			return nil, err
 		}
+		p.mu.Lock()
 		p.live++
+		p.insts[inst] = struct{}{}
+		p.mu.Unlock()
 		p.idle <- inst
 	}
 	return p, nil
@@ -190,15 +233,26 @@ func (p *Pool) Module() *Module { return p.mod }
 
 // Stats are counters since the pool was created.
 type Stats struct {
-	Calls, Traps, Timeouts, Replaced, DroppedLogs int64
-	Idle                                          int
+	// Calls counts calls that reached an instance; Traps and Timeouts
+	// those of them that trapped (or exited) and that hit their deadline.
+	Calls, Traps, Timeouts int64
+	// Replaced counts instances discarded after a failure, Recycled those
+	// closed after PoolOptions.MaxCalls calls; both were replaced.
+	Replaced, Recycled int64
+	// Busy counts calls refused with ErrBusy.
+	Busy int64
+	// DroppedLogs counts guest log lines over the rate limit.
+	DroppedLogs int64
+	// Idle is the number of free instances now.
+	Idle int
 }
 
 // Stats returns the pool's counters.
 func (p *Pool) Stats() Stats {
 	return Stats{
 		Calls: p.calls.Load(), Traps: p.traps.Load(), Timeouts: p.timeouts.Load(),
-		Replaced: p.replaced.Load(), DroppedLogs: p.droppedLogs.Load(), Idle: len(p.idle),
+		Replaced: p.replaced.Load(), Recycled: p.recycled.Load(), Busy: p.busy.Load(),
+		DroppedLogs: p.droppedLogs.Load(), Idle: len(p.idle),
 	}
 }
 
@@ -207,7 +261,7 @@ func (p *Pool) Stats() Stats {
 // instance until ctx ends or the acquire timeout passes ([ErrBusy]), then
 // runs the guest under the call deadline. Errors: [ErrCallTimeout],
 // [*TrapError], [*GuestError], [*OutputError], [*LimitError], [ErrBusy],
-// [ErrPoolClosed], [ErrUnknownExport], or the context's cause.
+// [ErrClosed], [ErrUnknownExport], or the context's cause.
 func (p *Pool) Call(ctx context.Context, export string, in []byte) (Result, error) {
 	inst, err := p.acquire(ctx)
 	if err != nil {
@@ -226,6 +280,11 @@ func (p *Pool) Call(ctx context.Context, export string, in []byte) (Result, erro
 		return Result{}, ErrUnknownExport
 	}
 	p.calls.Add(1)
+	onCall := p.opts.OnCall
+	var start time.Time
+	if onCall != nil {
+		start = time.Now()
+	}
 	res, err := inst.call(ctx, fn, in)
 	if err != nil {
 		var trap *TrapError
@@ -237,137 +296,197 @@ func (p *Pool) Call(ctx context.Context, export string, in []byte) (Result, erro
 		}
 	}
 	p.release(inst)
+	if onCall != nil {
+		onCall(export, time.Since(start), err)
+	}
 	return res, err
 }
 
 func (p *Pool) acquire(ctx context.Context) (*instance, error) {
+	if p.closed.Load() {
+		return nil, ErrClosed
+	}
 	select {
 	case inst := <-p.idle:
 		return inst, nil
 	default:
 	}
-	if p.isClosed() {
-		return nil, ErrPoolClosed
+	var expired <-chan time.Time
+	if p.opts.AcquireTimeout > 0 {
+		t := time.NewTimer(p.opts.AcquireTimeout)
+		defer t.Stop()
+		expired = t.C
 	}
-	t := time.NewTimer(p.opts.AcquireTimeout)
-	defer t.Stop()
 	select {
-	case inst, ok := <-p.idle:
-		if !ok {
-			return nil, ErrPoolClosed
+	case inst := <-p.idle:
+		if p.closed.Load() {
+			p.closeInstance(inst)
+			return nil, ErrClosed
 		}
 		return inst, nil
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
-	case <-t.C:
+	case <-expired:
+		p.busy.Add(1)
 		return nil, ErrBusy
-	case <-p.done:
-		return nil, ErrPoolClosed
+	case <-p.closing:
+		return nil, ErrClosed
 	}
-}
-
-func (p *Pool) isClosed() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.closed
 }
 
 // release returns inst to the pool, or discards it (and starts a
 // replacement) when it must not be reused.
 func (p *Pool) release(inst *instance) {
-	recycle := p.opts.MaxCallsPerInstance > 0 && inst.calls >= p.opts.MaxCallsPerInstance
-	p.mu.Lock()
-	closed := p.closed
-	p.mu.Unlock()
-	if !inst.poisoned && !recycle && !closed {
-		p.idle <- inst
+	if inst.poisoned || p.opts.MaxCalls > 0 && inst.calls >= p.opts.MaxCalls {
+		p.discard(inst)
 		return
 	}
-	inst.close(p.bg)
+	p.idle <- inst
+	// Close sets closed before it drains idle, and this load follows the
+	// send: either Close's drain finds inst, or this sees closed.
+	if p.closed.Load() {
+		p.drainIdle()
+	}
+}
+
+// discard closes inst and, unless the pool is closing, makes a
+// replacement in the background; the replacement takes over inst's place
+// in live.
+func (p *Pool) discard(inst *instance) {
 	p.mu.Lock()
-	p.live--
-	if p.closed {
-		if p.live == 0 {
-			close(p.done)
-		}
+	if p.closed.Load() {
 		p.mu.Unlock()
+		p.closeInstance(inst)
 		return
 	}
-	p.live++ // reserved for the replacement
-	p.wg.Add(1)
+	p.wg.Add(1) // under mu, with closed unset: Close's Wait comes later
 	p.mu.Unlock()
 	if inst.poisoned {
 		p.replaced.Add(1)
+	} else {
+		p.recycled.Add(1)
 	}
-	go p.replace()
+	go p.replace(inst)
 }
 
-// replace creates an instance in the background, retrying with a bounded
+// replace closes old and creates its replacement, retrying with a bounded
 // back-off until it succeeds or the pool closes.
-func (p *Pool) replace() {
+func (p *Pool) replace(old *instance) {
 	defer p.wg.Done()
+	old.close(context.Background())
+	p.mu.Lock()
+	delete(p.insts, old)
+	p.mu.Unlock()
 	backoff := 50 * time.Millisecond
 	for {
 		inst, err := newInstance(p.bg, p)
 		if err == nil {
 			p.mu.Lock()
-			if !p.closed {
-				p.idle <- inst // capacity is reserved: never blocks
+			if !p.closed.Load() {
+				p.insts[inst] = struct{}{}
+				p.idle <- inst // a place is reserved: never blocks
 				p.mu.Unlock()
 				return
 			}
 			p.mu.Unlock()
-			inst.close(p.bg)
+			inst.close(context.Background())
+			p.dropReserved()
+			return
+		}
+		if p.bg.Err() != nil {
 			p.dropReserved()
 			return
 		}
 		p.log.Error("plugin instance replacement failed", "err", err, "retry_in", backoff.String())
+		t := time.NewTimer(backoff)
 		select {
 		case <-p.bg.Done():
+			t.Stop()
 			p.dropReserved()
 			return
-		case <-time.After(backoff):
+		case <-t.C:
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
+}
+
+// closeInstance closes inst and gives up its place.
+func (p *Pool) closeInstance(inst *instance) {
+	inst.close(context.Background())
+	p.mu.Lock()
+	delete(p.insts, inst)
+	p.mu.Unlock()
+	p.dropReserved()
 }
 
 func (p *Pool) dropReserved() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.live--
-	if p.closed && p.live == 0 {
+	p.maybeDoneLocked()
+}
+
+func (p *Pool) maybeDoneLocked() {
+	if p.closed.Load() && p.live == 0 && !p.doneOnce {
+		p.doneOnce = true
 		close(p.done)
 	}
 }
 
-// Close stops accepting calls, lets calls in flight finish (until ctx ends),
-// and closes every instance. It is safe to call more than once.
-func (p *Pool) Close(ctx context.Context) error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil
-	}
-	p.closed = true
-	p.mu.Unlock()
-	p.cancelBg()
+// drainIdle closes every free instance.
+func (p *Pool) drainIdle() {
 	for {
-		p.mu.Lock()
-		n := p.live
-		p.mu.Unlock()
-		if n == 0 {
-			break
-		}
 		select {
 		case inst := <-p.idle:
-			inst.close(ctx)
-			p.dropReserved()
+			p.closeInstance(inst)
+		default:
+			return
+		}
+	}
+}
+
+// Close stops the pool. Calls that have not reached an instance yet, and
+// every later call, fail with [ErrClosed] at once; calls already running
+// finish normally, and their instances are closed as they return. Close
+// returns nil once every instance is closed. If ctx ends first, calls
+// still running are stopped (they fail with [ErrClosed]) and Close returns
+// ctx's cause without waiting for them; their instances are closed as they
+// return, and [Pool.Done] tells when that happened. Close is safe to call
+// more than once and from several goroutines.
+func (p *Pool) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if !p.closed.Load() {
+		p.closed.Store(true)
+		close(p.closing)
+		p.cancelBg()
+		p.maybeDoneLocked()
+	}
+	p.mu.Unlock()
+	for {
+		select {
+		case inst := <-p.idle:
+			p.closeInstance(inst)
 		case <-p.done:
+			p.wg.Wait()
+			return nil
 		case <-ctx.Done():
+			p.drainIdle()
+			p.stopRunning()
 			return context.Cause(ctx)
 		}
 	}
-	p.wg.Wait()
-	return nil
 }
+
+// stopRunning interrupts every call running on the pool's instances, and
+// makes every instance refuse its next call.
+func (p *Pool) stopRunning() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for inst := range p.insts {
+		inst.abort(ErrClosed)
+	}
+}
+
+// Done returns a channel closed once the pool is closed and every one of
+// its instances is closed. The [Module] may be closed after that.
+func (p *Pool) Done() <-chan struct{} { return p.done }

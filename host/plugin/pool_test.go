@@ -273,7 +273,7 @@ func TestPool_Close(t *testing.T) {
 	if err := p.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Call(ctx, abi.ExportStatus, nil); !errors.Is(err, plugin.ErrPoolClosed) {
+	if _, err := p.Call(ctx, abi.ExportStatus, nil); !errors.Is(err, plugin.ErrClosed) {
 		t.Fatalf("after close: %v", err)
 	}
 }
