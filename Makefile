@@ -10,7 +10,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
 GO_GUESTS := $(GUESTDIR)/queue.wasm $(GUESTDIR)/testguest.wasm $(GUESTDIR)/signer.wasm $(GUESTDIR)/signguest.wasm \
-             $(GUESTDIR)/chaos.wasm $(GUESTDIR)/credguest.wasm
+             $(GUESTDIR)/chaos.wasm $(GUESTDIR)/credguest.wasm $(GUESTDIR)/stateguest.wasm
 C_GUESTS  := $(GUESTDIR)/status-c.wasm
 GUESTS    := $(GO_GUESTS) $(C_GUESTS)
 
@@ -77,6 +77,10 @@ $(GUESTDIR)/signer.wasm: FORCE
 	@mkdir -p $(GUESTDIR)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./examples/signer
 
+$(GUESTDIR)/stateguest.wasm: FORCE
+	@mkdir -p $(GUESTDIR)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./host/hostcall/testdata/stateguest
+
 $(GUESTDIR)/credguest.wasm: FORCE
 	@mkdir -p $(GUESTDIR)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./host/hostcall/testdata/credguest
@@ -111,3 +115,11 @@ play-down:
 
 contracts-check: $(GUESTDIR)/queue.wasm $(GUESTDIR)/signer.wasm
 	OSOHOST_IMAGE_TEST=1 OSOHOST_GUESTS=$(abspath $(GUESTDIR)) $(GO) test -count=1 -timeout 20m ./contracts/...
+
+# demo: a frontend (examples/queue) and a backend (examples/signer, software
+# keystore) on loopback ports with a development PKI under build/demo/, and
+# `osohost mock` moving documents between them over HTTP/2, then HTTP/3,
+# until the signed documents are back at the frontend (scripts/demo.sh).
+.PHONY: demo
+demo: $(BIN) $(GUESTDIR)/queue.wasm $(GUESTDIR)/signer.wasm
+	sh scripts/demo.sh $(BUILD)

@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,46 +23,62 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/osohost/osohost/abi"
+	"github.com/osohost/osohost/host/admin"
 	"github.com/osohost/osohost/host/api"
 	"github.com/osohost/osohost/host/auth"
 	"github.com/osohost/osohost/host/auth/mtls"
 	"github.com/osohost/osohost/host/auth/multi"
 	"github.com/osohost/osohost/host/auth/oidc"
+	"github.com/osohost/osohost/host/auth/routetoken"
 	"github.com/osohost/osohost/host/config"
 	"github.com/osohost/osohost/host/credentials"
 	"github.com/osohost/osohost/host/frontdoor"
 	"github.com/osohost/osohost/host/hostcall"
+	"github.com/osohost/osohost/host/metrics"
 	"github.com/osohost/osohost/host/pki"
 	"github.com/osohost/osohost/host/plugin"
 	"github.com/osohost/osohost/host/plugin/integrity"
+	"github.com/osohost/osohost/host/reload"
 	"github.com/osohost/osohost/host/schema"
 	"github.com/osohost/osohost/host/signing"
 	"github.com/osohost/osohost/host/signing/audit"
 	"github.com/osohost/osohost/host/signing/grep11"
 	"github.com/osohost/osohost/host/signing/keystore"
 	"github.com/osohost/osohost/host/signing/soft"
+	"github.com/osohost/osohost/host/state"
+	wapi "github.com/tetratelabs/wazero/api"
 )
 
 // Options are what the host needs besides the configuration.
 type Options struct {
 	// Logger is the process logger; nil discards.
 	Logger *slog.Logger
+	// Version is the build's version, shown by the admin listener and
+	// metrics.
+	Version string
 }
 
 // Server is one running component: a plugin pool behind the TLS listener.
 type Server struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	engine *plugin.Engine
-	pool   *plugin.Pool
-	front  *frontdoor.Server
-	signer signing.Signer // the backend, without the audit wrapper
-	audit  *audit.Log
-	oidc   *oidc.Authenticator // nil without an oidc parser
+	cfg     *config.Config
+	log     *slog.Logger
+	engine  *plugin.Engine
+	plugins *reload.Manager
+	front   *frontdoor.Server
+	admin   *admin.Server
+	metrics *metrics.Metrics
+	health  func(context.Context) error // the signing backend's; nil without one
+	// draining is set once a graceful stop began: /readyz then fails.
+	draining atomic.Bool
+	signer   signing.Signer // the backend, without the audit wrapper
+	audit    *audit.Log
+	oidc     *oidc.Authenticator // nil without an oidc parser
 
+	state        *state.Store         // nil with STATE__BACKEND=none
 	credProvider credentials.Provider // nil without a provider
 	creds        *credentials.Cache
 }
@@ -98,23 +115,22 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 
-	pol := integrity.NewPolicy(cfg.Plugin.Integrity.SHA256, cfg.Plugin.Integrity.Keys)
-	if pol.Enabled() {
-		log.Info("plugin integrity policy", "logger", "osohost.plugin", "digests", len(cfg.Plugin.Integrity.SHA256), "keys", len(cfg.Plugin.Integrity.Keys))
-	}
-	wasm, err := integrity.ReadModule(cfg.Plugin.Application, pol)
-	if err != nil {
-		return nil, err
-	}
+	s.metrics = metrics.New(metrics.Options{Version: opts.Version, Mode: string(cfg.Plugin.Mode)})
 	signer, hostFuncs, err := s.openSigning(ctx, cfg, log.With("logger", "osohost.signing"))
 	if err != nil {
 		return nil, err
 	}
+	s.health = health(signer)
 	credFuncs, err := s.openCredentials(ctx, cfg, log.With("logger", "osohost.credentials"))
 	if err != nil {
 		return nil, err
 	}
 	hostFuncs = append(hostFuncs, credFuncs...)
+	stateFuncs, begin, err := s.openState(ctx, cfg, log.With("logger", "osohost.state"))
+	if err != nil {
+		return nil, err
+	}
+	hostFuncs = append(hostFuncs, stateFuncs...)
 
 	plog := log.With("logger", "osohost.plugin")
 	cacheDir := filepath.Join(cfg.App.Root, "cache", "wazero")
@@ -126,44 +142,89 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		CacheDir:         cacheDir,
 		MemoryLimitPages: uint32(cfg.Limits.MemoryMiB) * (1 << 20 / abi.PageSize),
 		Logger:           plog,
-		HostFunctions:    hostFuncs,
+		HostFunctions:    counted(hostFuncs, s.metrics),
 	})
 	if err != nil {
 		return nil, err
 	}
-	mod, err := s.engine.Compile(ctx, wasm)
-	if err != nil {
-		return nil, fmt.Errorf("host: %s: %w", cfg.Plugin.Application, err)
+
+	lim := schema.DefaultLimits
+	lim.MaxBodyBytes = int(cfg.Server.BodyLimitBytes)
+	pol := integrity.NewPolicy(cfg.Plugin.Integrity.SHA256, cfg.Plugin.Integrity.Keys)
+	if pol.Enabled() {
+		plog.Info("plugin integrity policy", "digests", len(cfg.Plugin.Integrity.SHA256), "keys", len(cfg.Plugin.Integrity.Keys))
 	}
-	s.pool, err = plugin.NewPool(ctx, mod, plugin.PoolOptions{
-		Size:           cfg.Pool.Size,
-		CallTimeout:    cfg.Limits.CallTimeout,
-		MaxOutputBytes: int(cfg.Limits.OutputBytes),
-		MaxInputBytes:  int(cfg.Server.BodyLimitBytes) + 1<<20,
+	s.plugins, err = reload.New(ctx, reload.Options{
+		Path:   cfg.Plugin.Application,
+		Engine: s.engine,
+		Pool: plugin.PoolOptions{
+			Size:           cfg.Pool.Size,
+			CallTimeout:    cfg.Limits.CallTimeout,
+			MaxOutputBytes: int(cfg.Limits.OutputBytes),
+			MaxInputBytes:  int(cfg.Server.BodyLimitBytes) + 1<<20,
+			MaxCalls:       int(cfg.Pool.MaxCalls),
+			AcquireTimeout: cfg.Pool.AcquireTimeout,
+			OnCall:         s.metrics.ObserveGuestCall,
+		},
+		Read: func(path string) ([]byte, error) { return integrity.ReadModule(path, pol) },
+		Check: func(ctx context.Context, p *plugin.Pool) error {
+			res, err := p.Call(ctx, abi.ExportStatus, nil)
+			if err == nil {
+				_, _, err = api.EncodeOutput(abi.ExportStatus, res, lim)
+			}
+			return err
+		},
+		Watch:        cfg.Reload.Watch,
+		Debounce:     cfg.Reload.Debounce,
+		DrainTimeout: cfg.Reload.DrainTimeout,
+		Logger:       plog,
+		OnReload: func(ev reload.Event) {
+			s.metrics.Reload(ev.OK, ev.Trigger, ev.Duration)
+			if ev.OK {
+				s.metrics.SetPlugin(ev.SHA256, ev.LoadedAt)
+			}
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("host: %s: %w", cfg.Plugin.Application, err)
 	}
-	plog.Info("plugin loaded", "plugin", cfg.Plugin.Application, "plugin_sha256", mod.Info().SHA256,
-		"abi", mod.Info().ABI, "pool_size", s.pool.Size(), "stateless", s.pool.Stateless(), "deadline", plugin.DeadlineInterrupt.String())
+	s.metrics.PoolFunc(func() (int, int, int) {
+		v := s.plugins.Current()
+		return v.PoolSize, v.PoolSize - v.Stats.Idle, v.Stats.Idle
+	})
+	v := s.plugins.Current()
+	plog.Info("plugin loaded", "plugin", cfg.Plugin.Application, "plugin_sha256", v.SHA256,
+		"pool_size", v.PoolSize, "stateless", v.Stateless, "deadline", plugin.DeadlineInterrupt.String(), "watch", cfg.Reload.Watch)
 
-	lim := schema.DefaultLimits
-	lim.MaxBodyBytes = int(cfg.Server.BodyLimitBytes)
+	var gate api.Gate
+	if cfg.RouteTokens.Enabled() {
+		v, err := routetoken.New(cfg.RouteTokens.Options())
+		if err != nil {
+			return nil, fmt.Errorf("host: route tokens: %w", err)
+		}
+		gate = v
+		log.Info("route tokens required", "logger", "osohost.auth", "mode", cfg.RouteTokens.Mode, "carrier", cfg.RouteTokens.Carrier)
+	}
+
 	handler, err := api.New(api.Options{
 		Mode:           string(cfg.Plugin.Mode),
-		Pool:           func() api.Caller { return s.pool },
+		Pool:           func() api.Caller { return s.plugins },
+		Gate:           gate,
+		Begin:          begin,
+		Observe:        s.metrics.ObserveRequest,
+		StatusExtra:    s.statusExtra,
 		Auth:           authn,
 		RequestTimeout: cfg.Server.RequestTimeout,
 		BodyLimit:      cfg.Server.BodyLimitBytes,
 		Limits:         lim,
 		Logger:         log.With("logger", "osohost.api"),
-		Health:         health(signer),
+		Health:         s.health,
 		Annotate: func(ctx context.Context, traceID string, p auth.Principal) context.Context {
 			caller := p.Subject
 			if p.Fingerprint != ([32]byte{}) {
 				caller = pki.FormatFingerprint(p.Fingerprint)
 			}
-			return signing.WithCallerInfo(ctx, signing.CallerInfo{PluginSHA256: mod.Info().SHA256, Caller: caller, TraceID: traceID})
+			return signing.WithCallerInfo(ctx, signing.CallerInfo{PluginSHA256: s.plugins.Current().SHA256, Caller: caller, TraceID: traceID})
 		},
 	})
 	if err != nil {
@@ -183,28 +244,131 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Admin.Enabled() {
+		s.admin, err = admin.Listen(admin.Options{
+			Addr:        cfg.Admin.Listen,
+			AllowRemote: cfg.Admin.AllowRemote,
+			ReloadToken: cfg.Admin.ReloadToken.Reveal(),
+			Ready:       s.ready,
+			Reload:      func(ctx context.Context) error { return s.Reload(ctx, metrics.TriggerAdmin) },
+			Info:        func() any { return s.versionInfo() },
+			Metrics:     s.metrics.Handler(),
+			Version:     opts.Version,
+			Logger:      log.With("logger", "osohost.admin"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("host: admin listener: %w", err)
+		}
+	}
 	return s, nil
 }
 
 // Addr returns the TLS listener's bound address.
 func (s *Server) Addr() net.Addr { return s.front.Addr() }
 
+// AdminAddr returns the admin listener's bound address, or nil when it is
+// off.
+func (s *Server) AdminAddr() net.Addr {
+	if s.admin == nil {
+		return nil
+	}
+	return s.admin.Addr()
+}
+
+// Reload loads the plugin file again and swaps it in once it passed its
+// checks; the old version keeps serving when it does not. trigger names
+// the cause in logs and metrics ("signal", "admin").
+func (s *Server) Reload(ctx context.Context, trigger string) error {
+	return s.plugins.Reload(ctx, trigger)
+}
+
+// ready reports whether the component can serve: not draining, and the
+// signing backend and OIDC issuer reachable when configured.
+func (s *Server) ready(ctx context.Context) error {
+	if s.draining.Load() {
+		return errors.New("draining")
+	}
+	if s.health != nil {
+		if err := s.health(ctx); err != nil {
+			return err
+		}
+	}
+	if s.oidc != nil {
+		if err := s.oidc.Ready(ctx); err != nil {
+			return errors.New("oidc issuer unavailable")
+		}
+	}
+	return nil
+}
+
+// versionInfo describes the plugin version serving.
+func (s *Server) versionInfo() map[string]any {
+	v := s.plugins.Current()
+	return map[string]any{"sha256": v.SHA256, "loaded_at": v.LoadedAt.UTC().Format(time.RFC3339Nano), "generation": v.Generation}
+}
+
+// statusExtra adds the plugin version to every ComponentStatus.
+func (s *Server) statusExtra() []schema.ExtraField {
+	b, _ := json.Marshal(s.versionInfo())
+	return []schema.ExtraField{{Key: "plugin", Value: b}}
+}
+
+// counted wraps host functions so that every call is counted in metrics.
+func counted(fns []plugin.HostFunction, m *metrics.Metrics) []plugin.HostFunction {
+	out := make([]plugin.HostFunction, len(fns))
+	for i, f := range fns {
+		out[i] = f
+		if len(f.Results) == 1 {
+			out[i].Fn = countedFunc{name: f.Name, fn: f.Fn, m: m}
+		}
+	}
+	return out
+}
+
+type countedFunc struct {
+	name string
+	fn   wapi.GoModuleFunction
+	m    *metrics.Metrics
+}
+
+func (c countedFunc) Call(ctx context.Context, mod wapi.Module, stack []uint64) {
+	c.fn.Call(ctx, mod, stack)
+	c.m.HostCall(c.name, int32(uint32(stack[0])))
+}
+
 // Run serves until ctx ends, then stops gracefully: the listener closes,
 // requests in flight finish (up to the shutdown timeout), and the pool and
 // runtime are released.
 func (s *Server) Run(ctx context.Context) error {
-	s.log.Info("listening", "logger", "osohost", "addr", s.Addr().String(), "mode", string(s.cfg.Plugin.Mode))
+	attrs := []any{"logger", "osohost", "addr", s.Addr().String(), "mode", string(s.cfg.Plugin.Mode)}
+	if s.admin != nil {
+		attrs = append(attrs, "admin", s.admin.Addr().String())
+	}
+	s.log.Info("listening", attrs...)
 	errc := make(chan error, 1)
 	go func() { errc <- s.front.Serve() }()
+	if s.admin != nil {
+		go func() {
+			if err := s.admin.Serve(); err != nil {
+				s.log.Error("admin listener stopped", "logger", "osohost", "err", err)
+			}
+		}()
+	}
 	var err error
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
 		s.log.Info("shutting down", "logger", "osohost")
+		s.draining.Store(true)
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Server.ShutdownTimeout)
 		defer cancel()
 		err = s.front.Shutdown(sctx)
 		<-errc
+	}
+	if s.admin != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_ = s.admin.Shutdown(sctx)
+		cancel()
 	}
 	s.close(context.WithoutCancel(ctx))
 	s.log.Info("stopped", "logger", "osohost")
@@ -212,8 +376,11 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 func (s *Server) close(ctx context.Context) {
-	if s.pool != nil {
-		_ = s.pool.Close(ctx)
+	if s.admin != nil {
+		_ = s.admin.Shutdown(ctx)
+	}
+	if s.plugins != nil {
+		_ = s.plugins.Close(ctx)
 	}
 	if s.engine != nil {
 		_ = s.engine.Close(ctx)
@@ -227,9 +394,41 @@ func (s *Server) close(ctx context.Context) {
 	if s.creds != nil {
 		_ = s.creds.Close()
 	}
+	if s.state != nil {
+		_ = s.state.Close()
+	}
 	if s.credProvider != nil {
 		_ = s.credProvider.Close()
 	}
+}
+
+// openState opens the plugin's key/value store and returns the state host
+// functions and the transaction each request's guest call runs in. With
+// STATE__BACKEND=none the functions refuse every call, so plugins that
+// import them still load.
+func (s *Server) openState(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]plugin.HostFunction, func(context.Context) (context.Context, api.Txn), error) {
+	fns := hostcall.State(log, hostcall.StateLimits{})
+	if cfg.State.Backend == config.StateNone {
+		return fns, nil, nil
+	}
+	path := orRoot(cfg, cfg.State.Path, "state", "state.db")
+	st, err := state.Open(path, state.Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("host: state: %w", err)
+	}
+	s.state = st
+	ns, err := st.Namespace(ctx, cfg.App.Name, state.Limits{
+		MaxKeys: cfg.State.MaxKeys, MaxBytes: cfg.State.MaxBytes, MaxValueBytes: int(cfg.State.MaxValueBytes),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("host: state: %w", err)
+	}
+	u := ns.Usage()
+	log.Info("state ready", "path", path, "namespace", ns.Name(), "keys", u.Keys, "bytes", u.Bytes)
+	return fns, func(ctx context.Context) (context.Context, api.Txn) {
+		t := ns.Begin()
+		return state.WithTxn(ctx, t), t
+	}, nil
 }
 
 // openCredentials opens the configured credentials provider behind the

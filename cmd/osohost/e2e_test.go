@@ -46,8 +46,11 @@ func TestMain(m *testing.M) {
 
 // server is an `osohost run` child process.
 type server struct {
-	addr string
-	out  *syncBuffer // everything the child printed
+	addr  string
+	admin string      // the admin listener's address, when it runs
+	out   *syncBuffer // everything the child printed
+	cmd   *exec.Cmd
+	done  chan struct{} // closed when the process exited
 }
 
 type syncBuffer struct {
@@ -82,6 +85,8 @@ func baseEnv(t *testing.T, pk *pkitest.PKI, mode string) []string {
 		fmt.Sprintf(`AUTH__PARSERS__0__ALLOWLIST={"component": [%q, %q]}`,
 			pki.FormatFingerprint(pk.Client.Fingerprint), pki.FormatFingerprint(pk.RSACAStyleLeaf.Fingerprint)),
 		"LOGGING__LEVEL=debug",
+		"ADMIN__LISTEN=127.0.0.1:0",
+		"SERVER__HTTP3=false",
 	}
 }
 
@@ -104,7 +109,7 @@ func start(t *testing.T, env []string, wasm string, args ...string) *server {
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
-	ready := make(chan string, 1)
+	ready := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -112,11 +117,11 @@ func start(t *testing.T, env []string, wasm string, args ...string) *server {
 			line := sc.Text()
 			out.Write([]byte(line + "\n"))
 			var ev struct {
-				Event, Addr string
+				Event, Addr, Admin string
 			}
 			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "listening" {
 				select {
-				case ready <- ev.Addr:
+				case ready <- [2]string{ev.Addr, ev.Admin}:
 				default:
 				}
 			}
@@ -131,8 +136,8 @@ func start(t *testing.T, env []string, wasm string, args ...string) *server {
 		}
 	})
 	select {
-	case addr := <-ready:
-		return &server{addr: addr, out: out}
+	case addrs := <-ready:
+		return &server{addr: addrs[0], admin: addrs[1], out: out, cmd: cmd, done: exited}
 	case <-exited:
 		t.Fatalf("osohost exited before it was ready:\n%s", out.String())
 	case <-time.After(60 * time.Second):

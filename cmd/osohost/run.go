@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/osohost/osohost/host"
 	"github.com/osohost/osohost/host/config"
@@ -135,11 +137,26 @@ func cmdRun(ctx context.Context, args, env []string, stdout, stderr io.Writer) i
 	for _, w := range warnings {
 		log.Warn(w, "logger", "osohost.config")
 	}
-	srv, err := host.New(ctx, cfg, host.Options{Logger: log})
+	srv, err := host.New(ctx, cfg, host.Options{Logger: log, Version: version})
 	if err != nil {
 		fmt.Fprintf(stderr, "osohost: %v\n", err)
 		return 1
 	}
+	// SIGHUP reloads the plugin; a failed reload is logged and the old
+	// version keeps serving.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_ = srv.Reload(ctx, "signal")
+			}
+		}
+	}()
 	if dev != nil {
 		port := srv.Addr().String()
 		if i := strings.LastIndexByte(port, ':'); i >= 0 {

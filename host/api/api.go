@@ -389,7 +389,7 @@ func (h *Handler) callAndWrite(w http.ResponseWriter, r *http.Request, export st
 	}
 	if txn != nil {
 		if err := txn.Commit(ctx); err != nil {
-			return &Error{Status: http.StatusInternalServerError, Description: descInternal, Err: fmt.Errorf("api: state commit: %w", err)}
+			return fmt.Errorf("api: state commit: %w", err)
 		}
 	}
 	writeJSON(w, code, body)

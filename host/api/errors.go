@@ -15,6 +15,7 @@ import (
 	"github.com/osohost/osohost/host/auth/routetoken"
 	"github.com/osohost/osohost/host/plugin"
 	"github.com/osohost/osohost/host/schema"
+	"github.com/osohost/osohost/host/state"
 )
 
 // Error is an error with an HTTP meaning. Description is safe to send to the
@@ -66,6 +67,7 @@ func toError(err error) *Error {
 	var limit *plugin.LimitError
 	var maxBytes *http.MaxBytesError
 	var route *routetoken.Error
+	var stateLimit *state.LimitError
 	switch {
 	case errors.As(err, &route):
 		return &Error{Status: route.Status(), Description: route.Description(), Err: err}
@@ -92,7 +94,8 @@ func toError(err error) *Error {
 		return &Error{Status: guest.Code, Description: d, Err: err}
 	case errors.Is(err, plugin.ErrCallTimeout), errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusGatewayTimeout, Description: descTimeout, Err: err}
-	case errors.Is(err, plugin.ErrBusy), errors.Is(err, plugin.ErrPoolClosed), errors.Is(err, auth.ErrUnavailable):
+	case errors.Is(err, plugin.ErrBusy), errors.Is(err, plugin.ErrPoolClosed), errors.Is(err, auth.ErrUnavailable),
+		errors.Is(err, state.ErrConflict), errors.Is(err, state.ErrBusy), errors.Is(err, state.ErrClosed), errors.As(err, &stateLimit):
 		return &Error{Status: http.StatusServiceUnavailable, Description: descUnavailable, Err: err}
 	case errors.As(err, &outErr):
 		return &Error{Status: http.StatusBadGateway, Description: descBadGateway, Err: err}
