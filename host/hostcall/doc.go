@@ -1,6 +1,8 @@
 // Package hostcall builds the host functions of the "oso" import module
-// that give a guest access to host services: today the signing functions
-// of ABI v1.1 (abi/SPEC.md §6.5–6.10), over a [signing.Signer].
+// that give a guest access to host services: the signing functions of ABI
+// v1.1 (abi/SPEC.md §6.5–6.10) over a [signing.Signer], and the credential
+// and state functions of ABI v1.2 (§6.11–6.16) over a credentials.Provider
+// and the transaction of the running call (host/state).
 //
 // It sits between the plugin runtime (host/plugin), which adds the
 // functions to the import module ([plugin.EngineOptions].HostFunctions) and
@@ -17,11 +19,13 @@
 //     before the backend is called;
 //   - bytes the backend needs are copied out of guest memory before the
 //     backend is called: no view of guest memory is held across it;
-//   - results are written with one Memory().Write, and only when the call
+//   - results are written with one Memory().Write (a credential is encoded
+//     in place, to keep no host copy of the token), and only when the call
 //     succeeds: a failing call writes nothing;
 //   - faults are answered with a negative abi.Status; nothing here panics on
 //     guest input or calls back into the guest;
-//   - no key material, signed data or signature is ever logged. Refusals and
+//   - no key material, signed data, signature, token or state value is
+//     ever logged. Refusals and
 //     backend failures are logged (key id and type at most), at a bounded
 //     rate.
 package hostcall
