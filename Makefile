@@ -67,8 +67,16 @@ fuzz:
 	  done; \
 	done
 
-bench: guests
-	OSOHOST_GUESTS=$(abspath $(GUESTDIR)) $(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench/ ./host/plugin/... ./host/schema/ | tee $(BUILD)/bench.txt
+# bench: the signing-path benchmark suite (bench/README.md): examples/signer
+# served by osohost under load against native Go and the Python peer, then
+# the Go benchmarks of bench/; rewrites the generated section of
+# docs/bench.md and the charts in docs/bench/. `make bench QUICK=1` runs it
+# in a few minutes. The Python peer needs Debian's nginx, gunicorn,
+# python3-flask, python3-cryptography and python3-pydantic (skipped with a
+# note otherwise); fsyncs per request need strace, the CPU profile perf.
+bench: $(BIN) guests
+	$(GO) run ./cmd/osobench suite $(if $(QUICK),--quick) --osohost $(BIN) --guests $(GUESTDIR) \
+	  --doc docs/bench.md --charts docs/bench --results $(BUILD)/bench/results.json
 
 clean:
 	rm -rf $(BUILD)
@@ -123,3 +131,76 @@ contracts-check: $(GUESTDIR)/queue.wasm $(GUESTDIR)/signer.wasm
 .PHONY: demo
 demo: $(BIN) $(GUESTDIR)/queue.wasm $(GUESTDIR)/signer.wasm
 	sh scripts/demo.sh $(BUILD)
+
+# bench-go: the Go benchmarks alone, the runtime's included (host/plugin,
+# host/schema), as text for benchstat.
+bench-go: guests
+	OSOHOST_GUESTS=$(abspath $(GUESTDIR)) $(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench/ ./host/plugin/... ./host/schema/ | tee $(BUILD)/bench.txt
+
+# Guests in C, Rust and AssemblyScript (guest-sdk/c, guest-sdk/rust,
+# guest-sdk/assemblyscript; docs/guest-*.md) and a plugin built with
+# Extism's AssemblyScript PDK. `make examples-all` builds them all into
+# $(GUESTDIR); each target stops with the package to install when its
+# toolchain is missing. `make guest-sdk-tests` runs the SDKs' own unit
+# tests natively (the guests themselves run in guest-sdk/conformance).
+RUSTC      ?= /usr/bin/rustc
+RUST_FLAGS := --edition 2021 --target wasm32-wasi -C opt-level=2 -C panic=abort -C link-arg=--strip-debug
+RUST_LIB   := $(BUILD)/rust/liboso.rlib
+NPM        ?= npm
+AS_SDK     := guest-sdk/assemblyscript
+ASC        := $(AS_SDK)/node_modules/.bin/asc
+ASC_FLAGS  := --config $(AS_SDK)/asconfig.json --use abort=$(AS_SDK)/assembly/abort/osoAbort
+EXTISM_AS  := examples/extism-as
+
+.PHONY: examples-all examples-c examples-rust examples-as examples-extism-as guest-sdk-tests
+examples-all: examples-c examples-rust examples-as examples-extism-as
+examples-c: $(GUESTDIR)/signer-c.wasm
+examples-rust: $(GUESTDIR)/signer-rust.wasm
+examples-as: $(GUESTDIR)/signer-as.wasm
+examples-extism-as: $(GUESTDIR)/extism-as.wasm
+
+need-clang = @command -v $(WASI_CC) >/dev/null && test -f /usr/include/wasm32-wasi/stdlib.h || { echo "clang for wasm32-wasi is missing: apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32"; exit 1; }
+need-rustc = @test -d "$$($(RUSTC) --print target-libdir --target wasm32-wasi 2>/dev/null)" || { echo "rustc with the wasm32-wasi standard library is missing: apt-get install rustc libstd-rust-dev-wasm32 (RUSTC=$(RUSTC); rustup's toolchain has no wasm32-wasi target here)"; exit 1; }
+need-npm   = @command -v node >/dev/null && command -v $(NPM) >/dev/null || { echo "node and npm are missing: apt-get install nodejs npm"; exit 1; }
+
+$(GUESTDIR)/signer-c.wasm: examples/signer-c/*.c guest-sdk/c/*.c guest-sdk/c/*.h
+	$(need-clang)
+	@mkdir -p $(GUESTDIR)
+	$(WASI_CC) $(WASI_CFLAGS) -Iguest-sdk/c -o $@ examples/signer-c/*.c guest-sdk/c/oso.c
+
+$(RUST_LIB): guest-sdk/rust/src/*.rs
+	$(need-rustc)
+	@mkdir -p $(dir $@)
+	$(RUSTC) $(RUST_FLAGS) --crate-type rlib --crate-name oso -o $@ guest-sdk/rust/src/lib.rs
+
+$(GUESTDIR)/signer-rust.wasm: examples/signer-rust/src/*.rs $(RUST_LIB)
+	@mkdir -p $(GUESTDIR)
+	$(RUSTC) $(RUST_FLAGS) --crate-type cdylib --crate-name signer_rust --extern oso=$(RUST_LIB) -o $@ examples/signer-rust/src/lib.rs
+
+$(ASC): $(AS_SDK)/package.json $(AS_SDK)/package-lock.json
+	$(need-npm)
+	cd $(AS_SDK) && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+$(GUESTDIR)/signer-as.wasm: examples/signer-as/assembly/*.ts $(AS_SDK)/assembly/*.ts $(AS_SDK)/asconfig.json $(ASC)
+	@mkdir -p $(GUESTDIR)
+	$(ASC) examples/signer-as/assembly/index.ts $(ASC_FLAGS) -o $@
+
+$(EXTISM_AS)/node_modules/.bin/asc: $(EXTISM_AS)/package.json $(EXTISM_AS)/package-lock.json
+	$(need-npm)
+	cd $(EXTISM_AS) && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+$(GUESTDIR)/extism-as.wasm: $(EXTISM_AS)/assembly/*.ts $(EXTISM_AS)/node_modules/.bin/asc
+	@mkdir -p $(GUESTDIR)
+	cd $(EXTISM_AS) && node_modules/.bin/asc assembly/index.ts -O3 --runtime incremental --use abort=assembly/index/abort -o $(abspath $@)
+
+guest-sdk-tests: $(ASC)
+	@mkdir -p $(BUILD)/sdk-tests
+	$(CC) -std=c11 -Wall -Wextra -Werror -Iguest-sdk/c -o $(BUILD)/sdk-tests/oso_test guest-sdk/c/test/oso_test.c guest-sdk/c/oso.c
+	$(BUILD)/sdk-tests/oso_test
+	$(need-rustc)
+	$(RUSTC) --edition 2021 --test -o $(BUILD)/sdk-tests/oso_rust_test guest-sdk/rust/src/lib.rs
+	$(BUILD)/sdk-tests/oso_rust_test
+	cd $(AS_SDK) && $(NPM) test
+

@@ -239,6 +239,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		HTTP3:             cfg.Server.HTTP3,
+		HTTP3Addr:         cfg.Server.HTTP3Listen,
 		Logger:            log.With("logger", "osohost.frontdoor"),
 	})
 	if err != nil {
@@ -343,6 +345,9 @@ func (s *Server) Run(ctx context.Context) error {
 	attrs := []any{"logger", "osohost", "addr", s.Addr().String(), "mode", string(s.cfg.Plugin.Mode)}
 	if s.admin != nil {
 		attrs = append(attrs, "admin", s.admin.Addr().String())
+	}
+	if a := s.front.HTTP3Addr(); a != nil {
+		attrs = append(attrs, "http3_addr", a.String())
 	}
 	s.log.Info("listening", attrs...)
 	errc := make(chan error, 1)

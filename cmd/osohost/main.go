@@ -38,6 +38,7 @@ func commands() []command {
 		{"keys", "keys generate|list [--type T] | pubkey ID", "manage keys of the configured signing backend", cmdKeys},
 		{"plugin", "plugin keygen|sign|verify|hash", "sign plugin modules and check them against the integrity policy", cmdPlugin},
 		{"route", "route sign|verify [flags]", "mint or check a signed route token (OSEP-0011 short or strong)", cmdRoute},
+		{"mock", "mock [--phase 1|2|both] [--serve] [--http3]", "play the OSO: move documents between a frontend and a backend", cmdMock},
 		{"audit", "audit verify FILE", "check the hash chain of a signature audit log", cmdAudit},
 		{"version", "version", "print the version", cmdVersion},
 	}
