@@ -185,8 +185,8 @@ func TestKubernetes_Kustomize(t *testing.T) {
 			}
 
 			svc := find(t, objs, "Service", mode+"-osohost")
-			if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 4000 {
-				t.Errorf("Service ports %+v, want 4000", svc.Spec.Ports)
+			if len(svc.Spec.Ports) != 2 || svc.Spec.Ports[0].Port != 4000 || svc.Spec.Ports[1].Port != 4000 {
+				t.Errorf("Service ports %+v, want 4000 (TCP, and UDP for HTTP/3)", svc.Spec.Ports)
 			}
 			if sts.Spec.ServiceName != mode+"-osohost-headless" {
 				t.Errorf("serviceName %q", sts.Spec.ServiceName)
