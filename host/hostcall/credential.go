@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
-	"time"
 
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/osohost/osohost/abi"
 	"github.com/osohost/osohost/host/credentials"
 	"github.com/osohost/osohost/host/plugin"
-	"github.com/osohost/osohost/host/signing"
 )
 
 // Credentials returns the credential host function of ABI v1.2
@@ -31,18 +28,14 @@ func Credentials(p credentials.Provider, log *slog.Logger) []plugin.HostFunction
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &credential{p: p, log: log, limit: rateLimiter{rate: 10, burst: 50}}
+	h := &credential{p: p, limitedLog: newLimitedLog(log, "host_function", abi.ImportCredential)}
 	return []plugin.HostFunction{hostFunction(abi.ImportCredential, 4, h.credential)}
 }
 
 // credential implements the credential host function.
 type credential struct {
-	p   credentials.Provider // nil: nothing granted
-	log *slog.Logger
-
-	mu      sync.Mutex
-	limit   rateLimiter // log lines
-	dropped int         // log lines dropped since the last one written
+	p credentials.Provider // nil: nothing granted
+	limitedLog
 }
 
 // credentialOverhead is what the Credential encoding adds to the token and
@@ -125,33 +118,4 @@ func (h *credential) fail(ctx context.Context, name string, err error) abi.Statu
 	}
 	h.logf(ctx, slog.LevelError, "credential provider failed", "credential", name, "err", err)
 	return abi.StatusUnavailable
-}
-
-// logf writes one line with the host function's name, and the request's
-// caller and trace id when ctx carries them, unless the log rate is
-// exceeded; lines dropped meanwhile are counted in the next line written.
-func (h *credential) logf(ctx context.Context, level slog.Level, msg string, args ...any) {
-	if !h.log.Enabled(ctx, level) {
-		return
-	}
-	h.mu.Lock()
-	ok := h.limit.allow(time.Now())
-	dropped := h.dropped
-	if ok {
-		h.dropped = 0
-	} else {
-		h.dropped++
-	}
-	h.mu.Unlock()
-	if !ok {
-		return
-	}
-	args = append([]any{"host_function", abi.ImportCredential}, args...)
-	if dropped > 0 {
-		args = append(args, "dropped_lines", dropped)
-	}
-	if ci, ok := signing.CallerInfoFrom(ctx); ok {
-		args = append(args, "trace_id", ci.TraceID, "caller", ci.Caller, "plugin_sha256", ci.PluginSHA256)
-	}
-	h.log.Log(ctx, level, msg, args...)
 }

@@ -42,7 +42,7 @@ func Signing(s signing.Signer, log *slog.Logger, pol Policy) []plugin.HostFuncti
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &signer{s: s, log: log, limit: rateLimiter{rate: 10, burst: 50}}
+	h := &signer{s: s, limitedLog: newLimitedLog(log)}
 	all := map[signing.KeyType]bool{}
 	for _, t := range pol.AllowedTypes {
 		all[t] = true
@@ -76,14 +76,12 @@ func hostFunction(name string, params int, fn api.GoModuleFunc) plugin.HostFunct
 // signer implements the signing host functions.
 type signer struct {
 	s     signing.Signer
-	log   *slog.Logger
 	types map[signing.KeyType]bool // nil: every type
 	ids   map[string]bool          // nil: every key
+	limitedLog
 
 	mu        sync.Mutex
 	typeCache map[string]signing.KeyType // key id → type, when types is set
-	limit     rateLimiter                // log lines
-	dropped   int                        // log lines dropped since the last one written
 }
 
 // maxTypeCache bounds the key-type cache; it is emptied when full.
@@ -513,34 +511,6 @@ func (h *signer) fail(ctx context.Context, fn string, err error) abi.Status {
 func (h *signer) refuse(ctx context.Context, fn, id string, t signing.KeyType, why string, more ...any) {
 	args := append([]any{"host_function", fn, "key_id", id, "key_type", string(t), "reason", why}, more...)
 	h.logf(ctx, slog.LevelWarn, "signing refused by policy", args...)
-}
-
-// logf writes one line, with the request's caller and trace id when ctx
-// carries them ([signing.CallerInfoFrom]), unless the log rate is exceeded;
-// lines dropped meanwhile are counted in the next line written.
-func (h *signer) logf(ctx context.Context, level slog.Level, msg string, args ...any) {
-	if !h.log.Enabled(ctx, level) {
-		return
-	}
-	h.mu.Lock()
-	ok := h.limit.allow(time.Now())
-	dropped := h.dropped
-	if ok {
-		h.dropped = 0
-	} else {
-		h.dropped++
-	}
-	h.mu.Unlock()
-	if !ok {
-		return
-	}
-	if dropped > 0 {
-		args = append(args, "dropped_lines", dropped)
-	}
-	if ci, ok := signing.CallerInfoFrom(ctx); ok {
-		args = append(args, "trace_id", ci.TraceID, "caller", ci.Caller, "plugin_sha256", ci.PluginSHA256)
-	}
-	h.log.Log(ctx, level, msg, args...)
 }
 
 // rateLimiter is a token bucket; the caller serialises access.

@@ -5,14 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
-	"sync"
-	"time"
 
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/osohost/osohost/abi"
 	"github.com/osohost/osohost/host/plugin"
-	"github.com/osohost/osohost/host/signing"
 	"github.com/osohost/osohost/host/state"
 )
 
@@ -47,7 +44,7 @@ func State(log *slog.Logger, lim StateLimits) []plugin.HostFunction {
 	if lim.MaxListKeys <= 0 {
 		lim.MaxListKeys = DefaultMaxListKeys
 	}
-	h := &stateFuncs{log: log, maxList: lim.MaxListKeys, limit: rateLimiter{rate: 10, burst: 50}}
+	h := &stateFuncs{maxList: lim.MaxListKeys, limitedLog: newLimitedLog(log)}
 	return []plugin.HostFunction{
 		hostFunction(abi.ImportKVGet, 4, h.get),
 		hostFunction(abi.ImportKVPut, 4, h.put),
@@ -58,12 +55,8 @@ func State(log *slog.Logger, lim StateLimits) []plugin.HostFunction {
 
 // stateFuncs implements the state host functions.
 type stateFuncs struct {
-	log     *slog.Logger
 	maxList int
-
-	mu      sync.Mutex
-	limit   rateLimiter // log lines
-	dropped int
+	limitedLog
 }
 
 // stateTxn returns the running call's context and transaction.
@@ -240,32 +233,4 @@ func (h *stateFuncs) status(ctx context.Context, fn string, err error) abi.Statu
 	}
 	h.logf(ctx, slog.LevelError, "state storage failed", "host_function", fn, "err", err)
 	return abi.StatusUnavailable
-}
-
-// logf writes one line, with the request's caller and trace id when ctx
-// carries them, unless the log rate is exceeded; lines dropped meanwhile
-// are counted in the next line written.
-func (h *stateFuncs) logf(ctx context.Context, level slog.Level, msg string, args ...any) {
-	if !h.log.Enabled(ctx, level) {
-		return
-	}
-	h.mu.Lock()
-	ok := h.limit.allow(time.Now())
-	dropped := h.dropped
-	if ok {
-		h.dropped = 0
-	} else {
-		h.dropped++
-	}
-	h.mu.Unlock()
-	if !ok {
-		return
-	}
-	if dropped > 0 {
-		args = append(args, "dropped_lines", dropped)
-	}
-	if ci, ok := signing.CallerInfoFrom(ctx); ok {
-		args = append(args, "trace_id", ci.TraceID, "caller", ci.Caller, "plugin_sha256", ci.PluginSHA256)
-	}
-	h.log.Log(ctx, level, msg, args...)
 }
