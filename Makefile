@@ -27,7 +27,7 @@ $(BUILD)/osohost-credentials: FORCE
 
 FORCE:
 
-guests examples: $(GUESTS)
+guests examples: $(GUESTS) examples-all
 
 $(GUESTDIR)/queue.wasm: FORCE
 	@mkdir -p $(GUESTDIR)
@@ -57,7 +57,7 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-test: fmt-check vet guests
+test: fmt-check vet guests guest-sdk-tests
 	OSOHOST_GUESTS=$(abspath $(GUESTDIR)) OSOHOST_REQUIRE_GUESTS=1 $(GO) test -race -timeout 15m ./...
 
 fuzz:
@@ -161,7 +161,7 @@ examples-extism-as: $(GUESTDIR)/extism-as.wasm
 
 need-clang = @command -v $(WASI_CC) >/dev/null && test -f /usr/include/wasm32-wasi/stdlib.h || { echo "clang for wasm32-wasi is missing: apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32"; exit 1; }
 need-rustc = @test -d "$$($(RUSTC) --print target-libdir --target wasm32-wasi 2>/dev/null)" || { echo "rustc with the wasm32-wasi standard library is missing: apt-get install rustc libstd-rust-dev-wasm32 (RUSTC=$(RUSTC); rustup's toolchain has no wasm32-wasi target here)"; exit 1; }
-need-npm   = @command -v node >/dev/null && command -v $(NPM) >/dev/null || { echo "node and npm are missing: apt-get install nodejs npm"; exit 1; }
+need-npm   = @command -v node >/dev/null && command -v $(NPM) >/dev/null || { echo "node and npm are missing: apt-get install nodejs (Node.js 20 or later, with npm)"; exit 1; }
 
 $(GUESTDIR)/signer-c.wasm: examples/signer-c/*.c guest-sdk/c/*.c guest-sdk/c/*.h
 	$(need-clang)
