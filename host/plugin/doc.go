@@ -19,6 +19,14 @@
 // ([*TrapError], [ErrCallTimeout], [*OutputError]); the instance is then
 // discarded, never reused, and a replacement is created in the background.
 //
+// # Limits and closing
+//
+// A pool bounds the wait for a free instance ([PoolOptions].AcquireTimeout,
+// then [ErrBusy]) and can recycle an instance after a number of calls
+// ([PoolOptions].MaxCalls). [Pool.Close] refuses new calls with [ErrClosed]
+// at once and lets the calls already running finish, bounded by its
+// context; host/reload uses it to retire a replaced plugin version.
+//
 // # Deadlines
 //
 // Per-call deadlines are enforced without wazero's close-on-context-done

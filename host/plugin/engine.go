@@ -312,6 +312,7 @@ var (
 		abi.ExportStatus:     "(i32,i32)->i32",
 		abi.ExportInit:       "()->i32",
 		abi.ExportHandleHTTP: "(i32,i32)->i32",
+		abi.ExportRoutes:     "()->i32",
 		abi.ExportStateless:  "()->i32",
 		abi.ExportInitialize: "()->",
 	}
@@ -414,7 +415,7 @@ func (i Info) Problems() []string {
 			p = append(p, fmt.Sprintf("export %q has signature %s, want %s", name, e.Sig, exportSigs[name]))
 		}
 	}
-	for _, name := range []string{abi.ExportInit, abi.ExportHandleHTTP, abi.ExportStateless, abi.ExportInitialize} {
+	for _, name := range []string{abi.ExportInit, abi.ExportHandleHTTP, abi.ExportRoutes, abi.ExportStateless, abi.ExportInitialize} {
 		if e, ok := have[name]; ok && e.Kind == "func" && e.Sig != exportSigs[name] {
 			p = append(p, fmt.Sprintf("export %q has signature %s, want %s", name, e.Sig, exportSigs[name]))
 		}

@@ -65,11 +65,12 @@ type HostFunction struct {
 // CallContext returns the context of the export call that is running on
 // the instance a host function was called from: the request's context,
 // with its values and cancellation, bounded by the call's deadline. It
-// returns nil when no export call runs (during "_initialize" or "init");
-// host functions then refuse with abi.StatusNotAllowed.
+// returns nil when no export call runs (during "_initialize" or "init")
+// and while "oso_routes" runs; host functions then refuse with
+// abi.StatusNotAllowed.
 func CallContext(ctx context.Context) context.Context {
 	inst := callingInstance(ctx)
-	if inst == nil {
+	if inst == nil || inst.state.routes {
 		return nil
 	}
 	if inst.hostCtx == nil {
@@ -102,7 +103,7 @@ func hostOutput(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	kind := abi.OutputKind(api.DecodeI32(stack[0]))
 	ptr, n := api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
-	if kind != abi.OutputJSON && kind != abi.OutputDocumentList && kind != abi.OutputStatus {
+	if kind != abi.OutputJSON && kind != abi.OutputDocumentList && kind != abi.OutputStatus && kind != abi.OutputHTTP {
 		// A refused output is sticky: the call ends with 502 whatever the
 		// guest does next (abi/SPEC.md).
 		inst.state.refused = "output kind out of range"

@@ -27,6 +27,7 @@ type instance struct {
 	ctx  context.Context // detached: carries instanceKey for host functions, never cancelled
 
 	alloc, toOSO, toISV, status api.Function
+	handleHTTP                  api.Function // nil when not exported
 	stack                       []uint64
 
 	flag  api.MutableGlobal // interrupt flag (DeadlineInterrupt only)
@@ -58,7 +59,10 @@ type instance struct {
 
 // callState is what host functions record during one export call.
 type callState struct {
-	active  bool
+	active bool
+	// routes is set while oso_routes runs: only output, error and log
+	// work then (CallContext is nil, so no other host function does).
+	routes  bool
 	kind    abi.OutputKind
 	out     []byte // reused between calls
 	outSet  bool
@@ -94,6 +98,7 @@ func newInstance(ctx context.Context, p *Pool) (*instance, error) {
 	inst.toOSO = mod.ExportedFunction(abi.ExportToOSO)
 	inst.toISV = mod.ExportedFunction(abi.ExportToISV)
 	inst.status = mod.ExportedFunction(abi.ExportStatus)
+	inst.handleHTTP = mod.ExportedFunction(abi.ExportHandleHTTP)
 	if inst.mem == nil || inst.alloc == nil || inst.toOSO == nil || inst.toISV == nil || inst.status == nil {
 		inst.close(ctx)
 		return nil, &ModuleError{Problems: []string{"required export missing at instantiation"}}
@@ -149,6 +154,31 @@ func (inst *instance) stateless(ctx context.Context) bool {
 		return false
 	}
 	return api.DecodeI32(inst.stack[0]) != 0
+}
+
+// routeTable calls the guest's optional oso_routes export and parses the
+// table it hands over; nil without the export or without output. Only
+// output, error and log work during the call.
+func (inst *instance) routeTable(ctx context.Context) (*Routes, error) {
+	fn := inst.mod.ExportedFunction(abi.ExportRoutes)
+	if fn == nil {
+		return nil, nil
+	}
+	inst.state.routes = true
+	calls := inst.calls
+	res, err := inst.call(ctx, fn, nil)
+	inst.state.routes = false
+	inst.calls = calls // not a served call: PoolOptions.MaxCalls counts those
+	if err != nil {
+		return nil, fmt.Errorf("plugin: %s: %w", abi.ExportRoutes, err)
+	}
+	switch res.Kind {
+	case 0:
+		return nil, nil
+	case abi.OutputJSON:
+		return ParseRoutes(res.Data)
+	}
+	return nil, &ModuleError{Problems: []string{fmt.Sprintf("routes: %s handed over output kind %d, want JSON (%d)", abi.ExportRoutes, res.Kind, abi.OutputJSON)}}
 }
 
 func (inst *instance) close(ctx context.Context) {

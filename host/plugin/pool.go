@@ -31,7 +31,8 @@ var (
 	//
 	// Deprecated: use ErrClosed.
 	ErrPoolClosed = ErrClosed
-	// ErrUnknownExport: the export name is not one of to_oso, to_isv, status.
+	// ErrUnknownExport: the export name is not one of to_oso, to_isv,
+	// status, handle_http, or the module does not export handle_http.
 	ErrUnknownExport = errors.New("plugin: unknown export")
 )
 
@@ -106,12 +107,12 @@ type PoolOptions struct {
 	// recycles. An instance that trapped, timed out or was interrupted is
 	// always discarded, whatever this setting.
 	MaxCalls int
-	// OnCall, if set, is called after every call that ran on an instance
-	// (not for calls refused before: [ErrBusy], [ErrClosed], a context that
-	// ended while waiting, an unknown export), with the export name, the
-	// time the guest took and the call's error. It runs on the caller's
-	// goroutine after the instance went back to the pool; it must be cheap
-	// and must not block.
+	// OnCall, if set, is called once for every [Pool.Call], with the
+	// export name as given, the time the guest ran (zero for a call that
+	// never reached an instance: [ErrBusy], [ErrClosed], a context that
+	// ended while waiting, [ErrUnknownExport]) and the call's error. It
+	// runs on the caller's goroutine, after the instance went back to the
+	// pool; it must be cheap and must not block.
 	OnCall func(export string, d time.Duration, err error)
 	// Logger receives guest log lines and pool events; nil uses the
 	// engine's.
@@ -129,6 +130,9 @@ type Pool struct {
 	size int
 	// stateless is what the guest's stateless marker answered.
 	stateless bool
+	// routes is the guest's route table, read once by NewPool; nil
+	// without one.
+	routes *Routes
 
 	// idle holds the free instances. Its capacity is size and never more
 	// than size instances (live ones plus reserved replacements) exist, so
@@ -196,6 +200,14 @@ func NewPool(ctx context.Context, m *Module, opts PoolOptions) (*Pool, error) {
 	}
 	stateless := first.stateless(ctx)
 	p.stateless = stateless
+	if p.routes, err = first.routeTable(ctx); err == nil && p.routes.Len() > 0 && first.handleHTTP == nil {
+		err = &ModuleError{Problems: []string{fmt.Sprintf("routes: the module declares routes but does not export %q", abi.ExportHandleHTTP)}}
+	}
+	if err != nil {
+		first.close(ctx)
+		p.cancelBg()
+		return nil, err
+	}
 	p.size = opts.Size
 	if p.size == 0 {
 		p.size = 1
@@ -231,6 +243,11 @@ func (p *Pool) Stateless() bool { return p.stateless }
 // Module returns the module the pool runs.
 func (p *Pool) Module() *Module { return p.mod }
 
+// Routes returns the route table the guest declared through its
+// oso_routes export when the pool was made; nil (an empty table) without
+// one.
+func (p *Pool) Routes() *Routes { return p.routes }
+
 // Stats are counters since the pool was created.
 type Stats struct {
 	// Calls counts calls that reached an instance; Traps and Timeouts
@@ -256,15 +273,33 @@ func (p *Pool) Stats() Stats {
 	}
 }
 
-// Call runs export ([abi.ExportToOSO], [abi.ExportToISV] or
-// [abi.ExportStatus]) with input in on a free instance. It waits for an
-// instance until ctx ends or the acquire timeout passes ([ErrBusy]), then
-// runs the guest under the call deadline. Errors: [ErrCallTimeout],
+// Call runs export ([abi.ExportToOSO], [abi.ExportToISV],
+// [abi.ExportStatus] or [abi.ExportHandleHTTP]) with input in on a free
+// instance. It waits for an instance until ctx ends or the acquire
+// timeout passes ([ErrBusy]), then runs the guest under the call
+// deadline. Errors: [ErrCallTimeout],
 // [*TrapError], [*GuestError], [*OutputError], [*LimitError], [ErrBusy],
 // [ErrClosed], [ErrUnknownExport], or the context's cause.
+//
+// For [abi.ExportHandleHTTP], a [Router] carried by ctx ([WithRouter])
+// first chooses the call's context and input from the pool's route table;
+// an error it returns is returned unchanged, without an instance taken and
+// without OnCall: no guest call was made.
 func (p *Pool) Call(ctx context.Context, export string, in []byte) (Result, error) {
+	if export == abi.ExportHandleHTTP {
+		if route := RouterFrom(ctx); route != nil && !p.closed.Load() {
+			var err error
+			if ctx, in, err = route(ctx, p.routes); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	onCall := p.opts.OnCall
 	inst, err := p.acquire(ctx)
 	if err != nil {
+		if onCall != nil {
+			onCall(export, 0, err)
+		}
 		return Result{}, err
 	}
 	var fn api.Function
@@ -275,12 +310,17 @@ func (p *Pool) Call(ctx context.Context, export string, in []byte) (Result, erro
 		fn = inst.toISV
 	case abi.ExportStatus:
 		fn = inst.status
-	default:
+	case abi.ExportHandleHTTP:
+		fn = inst.handleHTTP
+	}
+	if fn == nil {
 		p.release(inst)
+		if onCall != nil {
+			onCall(export, 0, ErrUnknownExport)
+		}
 		return Result{}, ErrUnknownExport
 	}
 	p.calls.Add(1)
-	onCall := p.opts.OnCall
 	var start time.Time
 	if onCall != nil {
 		start = time.Now()

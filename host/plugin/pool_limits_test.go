@@ -134,8 +134,14 @@ func TestPool_AcquireWait(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			log, running := runningSignal()
+			var refused atomic.Value
 			p := newPool(t, "testguest", plugin.EngineOptions{},
-				plugin.PoolOptions{Size: 1, CallTimeout: time.Hour, AcquireTimeout: tt.acquire, Logger: log})
+				plugin.PoolOptions{Size: 1, CallTimeout: time.Hour, AcquireTimeout: tt.acquire, Logger: log,
+					OnCall: func(export string, d time.Duration, err error) {
+						if export == abi.ExportStatus && d == 0 {
+							refused.Store(err)
+						}
+					}})
 			loop := startLoop(t, p, running)
 			ctx, cancel := context.WithTimeout(t.Context(), tt.ctxWait)
 			defer cancel()
@@ -145,6 +151,9 @@ func TestPool_AcquireWait(t *testing.T) {
 			}
 			if got, want := p.Stats().Busy, int64(0); errors.Is(tt.want, plugin.ErrBusy) != (got != want) {
 				t.Fatalf("busy counter = %d", got)
+			}
+			if err, _ := refused.Load().(error); !errors.Is(err, tt.want) {
+				t.Fatalf("hook saw %v, want %v", err, tt.want)
 			}
 			// Stop the looping call: Close with an ended context stops it.
 			done, stop := context.WithCancel(t.Context())
@@ -166,7 +175,8 @@ type callRecord struct {
 	err    error
 }
 
-// TestPool_OnCall: the hook sees every call that ran on an instance.
+// TestPool_OnCall: the hook sees every call, with the guest's time for
+// those that ran and zero for one refused before.
 func TestPool_OnCall(t *testing.T) {
 	var mu sync.Mutex
 	var got []callRecord
@@ -191,19 +201,30 @@ func TestPool_OnCall(t *testing.T) {
 	if _, err := p.Call(ctx, "nope", nil); !errors.Is(err, plugin.ErrUnknownExport) {
 		t.Fatalf("unknown export: %v", err)
 	}
+	p.Close(ctx)
+	if _, err := p.Call(ctx, abi.ExportStatus, nil); !errors.Is(err, plugin.ErrClosed) {
+		t.Fatalf("after close: %v", err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := []string{abi.ExportStatus, abi.ExportToISV, abi.ExportToOSO}
+	var trap *plugin.TrapError
+	want := []struct {
+		export string
+		ran    bool
+		err    func(error) bool
+	}{
+		{abi.ExportStatus, true, func(err error) bool { return err == nil }},
+		{abi.ExportToISV, true, func(err error) bool { return errors.As(err, &trap) }},
+		{abi.ExportToOSO, true, func(err error) bool { return err == nil }},
+		{"nope", false, func(err error) bool { return errors.Is(err, plugin.ErrUnknownExport) }},
+		{abi.ExportStatus, false, func(err error) bool { return errors.Is(err, plugin.ErrClosed) }},
+	}
 	if len(got) != len(want) {
 		t.Fatalf("hook saw %d calls, want %d: %+v", len(got), len(want), got)
 	}
 	for i, r := range got {
-		if r.export != want[i] || r.d <= 0 {
+		if r.export != want[i].export || (r.d > 0) != want[i].ran || !want[i].err(r.err) {
 			t.Fatalf("call %d: %+v", i, r)
-		}
-		var trap *plugin.TrapError
-		if isTrap := errors.As(r.err, &trap); isTrap != (i == 1) {
-			t.Fatalf("call %d: err = %v", i, r.err)
 		}
 	}
 }

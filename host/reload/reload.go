@@ -49,8 +49,9 @@ type Options struct {
 	Read func(path string) ([]byte, error)
 	// Check accepts or refuses a new version before it serves: it runs on
 	// the new, warmed pool, which no request sees yet. Default
-	// [CheckStatus]. Its context ends when the Manager closes; the pool's
-	// call deadline bounds each of its calls.
+	// [CheckStatus]. Its context is New's for the first load, then one
+	// that ends when the Manager closes; the pool's call deadline bounds
+	// each of its calls.
 	Check func(ctx context.Context, p *plugin.Pool) error
 	// Watch reloads when the file changes (see [TriggerFile]).
 	Watch bool

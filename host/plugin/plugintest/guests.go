@@ -30,6 +30,7 @@ var sources = map[string]struct {
 	"chaos":      {"examples/chaos", "go"},
 	"stateguest": {"host/hostcall/testdata/stateguest", "go"},
 	"credguest":  {"host/hostcall/testdata/credguest", "go"},
+	"isvroutes":  {"examples/isvroutes", "go"},
 }
 
 var (

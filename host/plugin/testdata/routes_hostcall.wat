@@ -1,0 +1,27 @@
+;; oso_routes calls a host function other than output, error and log
+;; (credential) before it hands over a valid table: the host refuses the call
+;; with StatusNotAllowed, and the module loads.
+(module
+  (import "oso" "output" (func $output (param i32 i32 i32) (result i32)))
+  (import "oso" "credential" (func $credential (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{\"status_code\":200,\"status\":\"OK\",\"errors\":[]}")
+  (data (i32.const 128) "\00\00\00\00")
+  (func (export "oso_abi_v1") (result i32) i32.const 3)
+  (func (export "oso_alloc") (param $n i32) (result i32)
+    (if (result i32) (i32.gt_u (local.get $n) (i32.const 61440))
+      (then i32.const 0) (else i32.const 4096)))
+  (func (export "status") (param i32 i32) (result i32)
+    (drop (call $output (i32.const 1) (i32.const 16) (i32.const 45)))
+    i32.const 0)
+  (func (export "to_oso") (param i32 i32) (result i32)
+    (drop (call $output (i32.const 2) (i32.const 128) (i32.const 4)))
+    i32.const 0)
+  (func (export "to_isv") (param i32 i32) (result i32) i32.const 0)
+  (data (i32.const 1024) "{\"routes\":[{\"id\":\"a\",\"path\":\"/api/x\",\"methods\":[\"GET\"]}]}")
+  (func (export "oso_routes") (result i32)
+    (drop (call $credential (i32.const 0) (i32.const 0) (i32.const 2048) (i32.const 64)))
+    (drop (call $output (i32.const 1) (i32.const 1024) (i32.const 57)))
+    i32.const 0)
+  (func (export "handle_http") (param i32 i32) (result i32) i32.const 0)
+)
