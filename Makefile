@@ -10,7 +10,8 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
 GO_GUESTS := $(GUESTDIR)/queue.wasm $(GUESTDIR)/testguest.wasm $(GUESTDIR)/signer.wasm $(GUESTDIR)/signguest.wasm \
-             $(GUESTDIR)/chaos.wasm $(GUESTDIR)/credguest.wasm $(GUESTDIR)/stateguest.wasm
+             $(GUESTDIR)/chaos.wasm $(GUESTDIR)/credguest.wasm $(GUESTDIR)/stateguest.wasm \
+             $(GUESTDIR)/isvroutes.wasm
 C_GUESTS  := $(GUESTDIR)/status-c.wasm
 GUESTS    := $(GO_GUESTS) $(C_GUESTS)
 
@@ -84,6 +85,10 @@ clean:
 $(GUESTDIR)/signer.wasm: FORCE
 	@mkdir -p $(GUESTDIR)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./examples/signer
+
+$(GUESTDIR)/isvroutes.wasm: FORCE
+	@mkdir -p $(GUESTDIR)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $@ ./examples/isvroutes
 
 $(GUESTDIR)/stateguest.wasm: FORCE
 	@mkdir -p $(GUESTDIR)

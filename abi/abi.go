@@ -1,4 +1,4 @@
-// Package abi defines the native OSO plugin ABI, version 1.2: the names, codes,
+// Package abi defines the native OSO plugin ABI, version 1.3: the names, codes,
 // encodings and limits that a guest module and the osohost runtime share.
 //
 // The package holds constants and the pure-Go codec of the compact document
@@ -24,6 +24,10 @@
 // ([ImportKVGet], [ImportKVPut], [ImportKVDelete], [ImportKVList]): the
 // host resolves secrets and keeps state for the plugin, which never touches
 // files or sockets itself.
+//
+// Minor version 3 adds the plugin's own HTTP routes: a route table handed
+// over by [ExportRoutes], requests served by [ExportHandleHTTP] and answered
+// with [OutputHTTP] (see http.go).
 package abi
 
 import "strconv"
@@ -39,7 +43,8 @@ const Version = 1
 //	0: output, error, log
 //	1: key_generate, key_list, key_public, sign, sign_many; StatusTooSmall
 //	2: credential, kv_get, kv_put, kv_delete, kv_list
-const Minor = 2
+//	3: oso_routes, handle_http; OutputHTTP
+const Minor = 3
 
 // ImportModule is the name of the single import module holding every host
 // function of this ABI.
@@ -75,10 +80,16 @@ const (
 	// language runtime started (after "_initialize"). Non-zero fails the
 	// instantiation.
 	ExportInit = "init"
-	// ExportHandleHTTP, optional func(ptr, len i32) -> i32, serves the
-	// plugin's own routes. Reserved: its request encoding is specified
-	// when ISV routes are enabled.
+	// ExportHandleHTTP, optional func(ptr, len i32) -> i32 (ABI v1.3),
+	// serves one request to a route of the plugin's route table. The input
+	// is an HTTPRequest ([AppendHTTPRequest]); the output an [OutputHTTP]
+	// response or JSON text (200, application/json).
 	ExportHandleHTTP = "handle_http"
+	// ExportRoutes, optional func() -> i32 (ABI v1.3), hands the plugin's
+	// route table to [ImportOutput] as [OutputJSON]. The host calls it once
+	// per module version, before the version serves; only output, error and
+	// log work during the call.
+	ExportRoutes = "oso_routes"
 	// ExportStateless, optional func() -> i32, returns non-zero when the
 	// guest keeps no state in linear memory between calls, so the host may
 	// run several instances at once by default.
@@ -235,13 +246,17 @@ type OutputKind int32
 const (
 	// OutputJSON is UTF-8 JSON text. The host parses and validates it
 	// against the export's schema (DocumentList for to_oso, ComponentStatus
-	// for status, any JSON value for to_isv).
+	// for status, any JSON value for to_isv and handle_http, the route
+	// table for oso_routes).
 	OutputJSON OutputKind = 1
 	// OutputDocumentList is the compact DocumentList encoding
 	// ([AppendDocument]).
 	OutputDocumentList OutputKind = 2
 	// OutputStatus is the compact ComponentStatus encoding ([AppendStatus]).
 	OutputStatus OutputKind = 3
+	// OutputHTTP is an HTTP response, the HTTPResponse encoding
+	// ([AppendHTTPResponse]); handle_http only (ABI v1.3).
+	OutputHTTP OutputKind = 4
 )
 
 // LogLevel is the level of a guest log line.

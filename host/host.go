@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,6 +78,7 @@ type Server struct {
 	signer   signing.Signer // the backend, without the audit wrapper
 	audit    *audit.Log
 	oidc     *oidc.Authenticator // nil without an oidc parser
+	internal *internalListener   // the plugin's internal routes; binds on first use
 
 	state        *state.Store         // nil with STATE__BACKEND=none
 	credProvider credentials.Provider // nil without a provider
@@ -154,6 +156,17 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if pol.Enabled() {
 		plog.Info("plugin integrity policy", "digests", len(cfg.Plugin.Integrity.SHA256), "keys", len(cfg.Plugin.Integrity.Keys))
 	}
+	// Plugin routes: every version's table is checked against this
+	// configuration before it serves; internal routes bind the internal
+	// listener (see internalListener).
+	s.internal = newInternalListener(cfg, log.With("logger", "osohost.internal"))
+	routeCheck := api.RouteCheck{RouteTokens: cfg.RouteTokens.Enabled(), Allowlists: map[string][]string{}, Logger: plog}
+	if p, ok := cfg.Auth.MTLS(); ok {
+		routeCheck.Allowlists[mtls.Method] = slices.Collect(maps.Keys(p.Allowlists))
+	}
+	if o, ok := cfg.Auth.OIDC(); ok {
+		routeCheck.Allowlists[oidc.Method] = slices.Collect(maps.Keys(o.Allowlists))
+	}
 	s.plugins, err = reload.New(ctx, reload.Options{
 		Path:   cfg.Plugin.Application,
 		Engine: s.engine,
@@ -168,6 +181,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		},
 		Read: func(path string) ([]byte, error) { return integrity.ReadModule(path, pol) },
 		Check: func(ctx context.Context, p *plugin.Pool) error {
+			if err := api.CheckRoutes(p.Routes(), routeCheck); err != nil {
+				return err
+			}
+			if slices.ContainsFunc(p.Routes().All(), func(r plugin.Route) bool { return r.Internal }) {
+				if err := s.internal.bind(); err != nil {
+					return err
+				}
+			}
 			res, err := p.Call(ctx, abi.ExportStatus, nil)
 			if err == nil {
 				_, _, err = api.EncodeOutput(abi.ExportStatus, res, lim)
@@ -192,9 +213,6 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		v := s.plugins.Current()
 		return v.PoolSize, v.PoolSize - v.Stats.Idle, v.Stats.Idle
 	})
-	v := s.plugins.Current()
-	plog.Info("plugin loaded", "plugin", cfg.Plugin.Application, "plugin_sha256", v.SHA256,
-		"pool_size", v.PoolSize, "stateless", v.Stateless, "deadline", plugin.DeadlineInterrupt.String(), "watch", cfg.Reload.Watch)
 
 	var gate api.Gate
 	if cfg.RouteTokens.Enabled() {
@@ -210,6 +228,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		Mode:           string(cfg.Plugin.Mode),
 		Pool:           func() api.Caller { return s.plugins },
 		Gate:           gate,
+		PrivateHeaders: []string{cfg.RouteTokens.Header, cfg.RouteTokens.AccessHeader},
 		Begin:          begin,
 		Observe:        s.metrics.ObserveRequest,
 		StatusExtra:    s.statusExtra,
@@ -246,6 +265,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if err != nil {
 		return nil, err
 	}
+	s.internal.srv.Handler = handler.Internal()
 	if cfg.Admin.Enabled() {
 		s.admin, err = admin.Listen(admin.Options{
 			Addr:        cfg.Admin.Listen,
@@ -349,6 +369,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if a := s.front.HTTP3Addr(); a != nil {
 		attrs = append(attrs, "http3_addr", a.String())
 	}
+	if a := s.internal.start(); a != nil {
+		attrs = append(attrs, "internal", a.String())
+	}
 	s.log.Info("listening", attrs...)
 	errc := make(chan error, 1)
 	go func() { errc <- s.front.Serve() }()
@@ -367,8 +390,11 @@ func (s *Server) Run(ctx context.Context) error {
 		s.draining.Store(true)
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Server.ShutdownTimeout)
 		defer cancel()
+		var internal sync.WaitGroup
+		internal.Go(func() { _ = s.internal.shutdown(sctx) })
 		err = s.front.Shutdown(sctx)
 		<-errc
+		internal.Wait()
 	}
 	if s.admin != nil {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -383,6 +409,9 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) close(ctx context.Context) {
 	if s.admin != nil {
 		_ = s.admin.Shutdown(ctx)
+	}
+	if s.internal != nil {
+		_ = s.internal.shutdown(ctx)
 	}
 	if s.plugins != nil {
 		_ = s.plugins.Close(ctx)
@@ -633,4 +662,94 @@ type denyAll struct{}
 
 func (denyAll) Authenticate(*http.Request, string) (auth.Principal, error) {
 	return auth.Principal{}, auth.ErrNoCredentials
+}
+
+// Internal listener: the plugin's internal routes (/internal/…), served
+// on plain HTTP at SERVER__INTERNAL_LISTEN, a loopback address, without
+// authentication (docs/isv-routes.md).
+
+// internalListener binds when a plugin version first declares an internal
+// route (at start, or at a reload, which fails if the address cannot be
+// bound) and serves until the host stops; a later version without internal
+// routes leaves it answering 404. A component whose plugin declares none
+// never binds the port.
+type internalListener struct {
+	addr string
+	srv  *http.Server
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	ln      net.Listener // nil until bound
+	serving bool         // Run started: a listener bound later serves at once
+	stopped bool
+}
+
+func newInternalListener(cfg *config.Config, log *slog.Logger) *internalListener {
+	return &internalListener{addr: cfg.Server.InternalListen, log: log, srv: &http.Server{
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Server.ReadTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}}
+}
+
+// bind binds the address unless it is bound already; the bound address
+// must be a loopback one.
+func (l *internalListener) bind() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.ln != nil:
+		return nil
+	case l.stopped:
+		return errors.New("host: internal listener: stopping")
+	}
+	ln, err := net.Listen("tcp", l.addr)
+	if err != nil {
+		return fmt.Errorf("host: internal listener: %w", err)
+	}
+	if a, ok := ln.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
+		ln.Close()
+		return fmt.Errorf("host: internal listener: %s bound %s, not a loopback address", l.addr, ln.Addr())
+	}
+	l.ln = ln
+	if l.serving {
+		l.log.Info("internal listener bound", "internal", ln.Addr().String())
+		go l.serve(ln)
+	}
+	return nil
+}
+
+// start serves the listener if it is bound, and any bound later, and
+// returns its address (nil when unbound).
+func (l *internalListener) start() net.Addr {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.serving = true
+	if l.ln == nil {
+		return nil
+	}
+	go l.serve(l.ln)
+	return l.ln.Addr()
+}
+
+func (l *internalListener) serve(ln net.Listener) {
+	if err := l.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		l.log.Error("internal listener stopped", "err", err)
+	}
+}
+
+// shutdown stops the listener gracefully, bounded by ctx; it is safe to
+// call more than once and on a listener never bound.
+func (l *internalListener) shutdown(ctx context.Context) error {
+	l.mu.Lock()
+	l.stopped = true
+	ln := l.ln
+	l.mu.Unlock()
+	err := l.srv.Shutdown(ctx)
+	if ln != nil {
+		_ = ln.Close() // already closed if it served
+	}
+	return err
 }

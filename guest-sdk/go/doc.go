@@ -1,5 +1,5 @@
 // Package oso is the Go guest SDK for osohost plugins: it implements the
-// native OSO plugin ABI version 1.1 (abi/SPEC.md) so that a plugin is a Go
+// native OSO plugin ABI version 1.3 (abi/SPEC.md) so that a plugin is a Go
 // type with three methods, compiled to a WebAssembly module.
 //
 // # Where it sits
@@ -7,7 +7,8 @@
 // The OSO calls the component's HTTP API; osohost validates the request,
 // takes an instance of the plugin module from its pool and calls one of the
 // module's exports. This package provides those exports (oso_abi_v1,
-// oso_alloc, init, oso_stateless, to_oso, to_isv, status), turns the input
+// oso_alloc, init, oso_stateless, to_oso, to_isv, status, and oso_routes
+// with handle_http for the plugin's own routes, see [Handle]), turns the input
 // into typed values, calls the registered [Plugin] and hands the result back
 // to the host in the compact encoding. The host writes the JSON the OSO sees.
 //

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -83,6 +84,11 @@ type Options struct {
 	// returns (a token stripped from the path); a refused request is
 	// logged as Redact returns it, so that no token reaches the log.
 	Gate Gate
+	// PrivateHeaders names request headers never handed to the plugin's
+	// own routes, besides those isv.go always drops: for example custom
+	// route-token and secure-access header names. Matched without regard
+	// to case.
+	PrivateHeaders []string
 }
 
 // Gate checks requests before routing; see [Options.Gate].
@@ -101,10 +107,11 @@ type Txn interface {
 
 // Handler is the http.Handler of the OSO API. It is safe for concurrent use.
 type Handler struct {
-	opts   Options
-	log    *slog.Logger
-	routes map[string]route
-	served atomic.Int64
+	opts    Options
+	log     *slog.Logger
+	routes  map[string]route
+	private map[string]bool // Options.PrivateHeaders, lower case
+	served  atomic.Int64
 }
 
 type route struct {
@@ -147,6 +154,10 @@ func New(opts Options) (*Handler, error) {
 			http.MethodPost: (*Handler).toISV,
 		}},
 	}}
+	h.private = make(map[string]bool, len(opts.PrivateHeaders))
+	for _, name := range opts.PrivateHeaders {
+		h.private[strings.ToLower(name)] = true
+	}
 	return h, nil
 }
 
@@ -213,8 +224,15 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP implements http.Handler: the handler of the TLS listener.
+// Requests the component routes do not serve go to the plugin's external
+// routes (isv.go).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.serve(w, r, false) }
+
+// serve serves one request of the TLS listener, or with internal one of
+// the internal listener ([Handler.Internal]), which serves the plugin's
+// internal routes only, without the gate.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, internal bool) {
 	start := time.Now()
 	auth.StripIdentityHeaders(r.Header)
 	tid := r.Header.Get("X-Trace-ID")
@@ -234,7 +252,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 
 	var gateErr error
-	if h.opts.Gate != nil {
+	if h.opts.Gate != nil && !internal {
 		var out *http.Request
 		if out, gateErr = h.opts.Gate.Check(r); gateErr == nil {
 			r = out
@@ -248,9 +266,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case gateErr != nil:
 		routeName = "refused"
 		h.writeError(rec, r, gateErr)
-	case !ok:
-		routeName = "unknown"
-		h.writeError(rec, r, &Error{Status: http.StatusNotFound, Description: descNotFound})
+	case !ok || internal:
+		var err error
+		if routeName, err = h.serveRoutes(rec, r, internal); err != nil {
+			h.writeError(rec, r, err)
+		}
 	default:
 		routeName = rt.name
 		fn, ok := rt.methods[r.Method]
@@ -267,20 +287,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.opts.Observe != nil {
 		h.opts.Observe(routeName, r.Method, rec.status, time.Since(start))
 	}
-	h.log.Info("request served",
-		"trace_id", tid, "method", r.Method, "path", r.URL.Path, "route", routeName,
-		"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000,
-		"remote", r.RemoteAddr, "principal", who.value(), "proto", r.Proto)
+	attrs := []any{"trace_id", tid, "method", r.Method, "path", r.URL.Path, "route", routeName,
+		"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+		"remote", r.RemoteAddr, "principal", who.value(), "proto", r.Proto}
+	if who.routeID != "" {
+		attrs = append(attrs, "route_id", who.routeID)
+	}
+	if internal {
+		attrs = append(attrs, "listener", "internal")
+	}
+	h.log.Info("request served", attrs...)
 }
 
 type principalKey struct{}
 
 // principalHolder carries the authenticated principal of one request back
-// to the access log line; it is written once, by authenticate, on the
-// request's goroutine.
+// to the access log line, and the plugin route it matched; it is written
+// on the request's goroutine (by authenticate, or by isv.go).
 type principalHolder struct {
-	p  auth.Principal
-	ok bool
+	p       auth.Principal
+	ok      bool
+	routeID string
 }
 
 func (h *principalHolder) value() any {

@@ -94,7 +94,7 @@ func toError(err error) *Error {
 		return &Error{Status: guest.Code, Description: d, Err: err}
 	case errors.Is(err, plugin.ErrCallTimeout), errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusGatewayTimeout, Description: descTimeout, Err: err}
-	case errors.Is(err, plugin.ErrBusy), errors.Is(err, plugin.ErrPoolClosed), errors.Is(err, auth.ErrUnavailable),
+	case errors.Is(err, plugin.ErrBusy), errors.Is(err, plugin.ErrClosed), errors.Is(err, auth.ErrUnavailable),
 		errors.Is(err, state.ErrConflict), errors.Is(err, state.ErrBusy), errors.Is(err, state.ErrClosed), errors.As(err, &stateLimit):
 		return &Error{Status: http.StatusServiceUnavailable, Description: descUnavailable, Err: err}
 	case errors.As(err, &outErr):
