@@ -42,7 +42,8 @@ func extismPlugin(b *testing.B, file string) *extism.Plugin {
 // 1 KiB as BenchmarkRoundTrip1KiB, which it reads and hands back unchanged
 // (it replaces "test", which the input does not contain);
 // call=countVowels is count_vowels of count_vowels.wasm (Rust PDK) on
-// "Hello World".
+// "Hello World". cpu-ns/op is the process's CPU time per call, as in
+// BenchmarkRoundTrip1KiB.
 func BenchmarkExtism(b *testing.B) {
 	kib := oneKiB()
 	for _, c := range []struct {
@@ -63,11 +64,14 @@ func BenchmarkExtism(b *testing.B) {
 				b.SetBytes(int64(len(c.in)))
 			}
 			b.ReportAllocs()
+			cpu0, n := cpuTime(), 0
 			for b.Loop() {
 				if _, _, err := p.Call(c.fn, c.in); err != nil {
 					b.Fatal(err)
 				}
+				n++
 			}
+			reportCPU(b, cpu0, n)
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/osohost/osohost/abi"
 	"github.com/osohost/osohost/host/plugin"
 	"github.com/osohost/osohost/host/plugin/interrupt"
 )
@@ -20,7 +21,10 @@ import (
 // (memory=min: the module's initial memory, grown on demand). op=compile is plugin.NewEngine,
 // Engine.Compile and Engine.Close: cache=off compiles from scratch,
 // cache=warm finds the machine code in the compilation cache
-// (EngineOptions.CacheDir). The parts of a compile are measured alone:
+// (EngineOptions.CacheDir), for the echo guest and for examples/signer
+// (with the signing host functions); op=refill is a call on a pool that
+// replaces its instance after every call, against op=call on one that
+// keeps it (examples/signer, one document). The parts of a compile are measured alone:
 // op=engine (NewEngine and Close only), op=inspect (plugin.Inspect, which
 // decodes and validates the module) and op=instrument
 // (interrupt.Instrument).
@@ -71,17 +75,58 @@ func BenchmarkInstance(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for _, cache := range []string{"off", "warm"} {
-		b.Run("op=compile/cache="+cache+"/guest=echoguest", func(b *testing.B) {
-			wasm := readGuest(b, "echoguest")
-			opts := plugin.EngineOptions{Deadline: plugin.DeadlineInterrupt}
-			if cache == "warm" {
-				opts.CacheDir = b.TempDir()
-				compile(b, wasm, opts)
+	for _, guest := range []string{"echoguest", "signer"} {
+		for _, cache := range []string{"off", "warm"} {
+			b.Run("op=compile/cache="+cache+"/guest="+guest, func(b *testing.B) {
+				wasm := readGuest(b, guest)
+				opts := plugin.EngineOptions{Deadline: plugin.DeadlineInterrupt}
+				if guest == "signer" {
+					opts.HostFunctions = signingHostFunctions(newSoftSigner(b, 0))
+				}
+				if cache == "warm" {
+					opts.CacheDir = b.TempDir()
+					compile(b, wasm, opts)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					compile(b, wasm, opts)
+				}
+			})
+		}
+	}
+	// op=refill: a pool of one instance recycled after every call
+	// (PoolOptions.MaxCalls = 1), so that each call waits for the
+	// replacement the pool instantiates in the background after the
+	// previous one; against op=call, the same calls on an instance that is
+	// kept.
+	for _, op := range []string{"call", "refill"} {
+		b.Run("op="+op+"/guest=signer", func(b *testing.B) {
+			s := newSoftSigner(b, 0)
+			eng, err := plugin.NewEngine(ctx, plugin.EngineOptions{CacheDir: cacheDir(), Deadline: plugin.DeadlineInterrupt,
+				HostFunctions: signingHostFunctions(s)})
+			if err != nil {
+				b.Fatal(err)
 			}
+			defer eng.Close(ctx)
+			mod, err := eng.Compile(ctx, readGuest(b, "signer"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			opts := plugin.PoolOptions{Size: 1}
+			if op == "refill" {
+				opts.MaxCalls = 1
+			}
+			p, err := plugin.NewPool(ctx, mod, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close(ctx)
+			in := signerInput(1)
 			b.ReportAllocs()
 			for b.Loop() {
-				compile(b, wasm, opts)
+				if _, err := p.Call(ctx, abi.ExportToISV, in); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

@@ -44,6 +44,8 @@ var goGuests = map[string]string{
 	"rawguest":  "bench/testdata/rawguest",
 	"workguest": "bench/testdata/workguest",
 	"queue":     "examples/queue",
+	"signer":    "examples/signer",
+	"signguest": "host/hostcall/testdata/signguest",
 }
 
 var (
