@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -81,9 +82,10 @@ const (
 // cache. It is safe for concurrent use. Close it after every [Pool] made
 // from its modules is closed.
 type Engine struct {
-	rt   wazero.Runtime
-	opts EngineOptions
-	log  *slog.Logger
+	rt    wazero.Runtime
+	opts  EngineOptions
+	log   *slog.Logger
+	cache wazero.CompilationCache // nil without EngineOptions.CacheDir
 
 	mu       sync.Mutex
 	compiled map[[sha256.Size]byte]*compiledModule // modules in use, by digest of their bytes
@@ -94,9 +96,17 @@ type Engine struct {
 // already in use (a reload of the same file, a flip back to the previous
 // version) costs one hash.
 type compiledModule struct {
-	cm   wazero.CompiledModule
+	cm   wazero.CompiledModule  // native ABI
+	ext  *extism.CompiledPlugin // Extism ABI
 	info Info
 	refs int // open Modules; guarded by Engine.mu
+}
+
+func (c *compiledModule) close(ctx context.Context) error {
+	if c.ext != nil {
+		return c.ext.Close(ctx)
+	}
+	return c.cm.Close(ctx)
 }
 
 // NewEngine creates a runtime with the "oso" host module and a WASI module
@@ -118,9 +128,10 @@ func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 	cfg := wazero.NewRuntimeConfigCompiler().
 		WithMemoryLimitPages(opts.MemoryLimitPages).
 		WithCloseOnContextDone(opts.Deadline == DeadlineContext)
+	var cache wazero.CompilationCache
 	if opts.CacheDir != "" {
-		cache, err := wazero.NewCompilationCacheWithDir(opts.CacheDir)
-		if err != nil {
+		var err error
+		if cache, err = wazero.NewCompilationCacheWithDir(opts.CacheDir); err != nil {
 			return nil, fmt.Errorf("plugin: compilation cache: %w", err)
 		}
 		cfg = cfg.WithCompilationCache(cache)
@@ -134,7 +145,23 @@ func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("plugin: host module: %w", err)
 	}
-	return &Engine{rt: rt, opts: opts, log: log, compiled: map[[sha256.Size]byte]*compiledModule{}}, nil
+	// Extism modules log through go-sdk, whose level is process-wide and
+	// off by default; each instance's logger then bounds what it passes on.
+	extismLogLevel.Do(func() { extism.SetLogLevel(extism.LogLevelInfo) })
+	return &Engine{rt: rt, opts: opts, log: log, cache: cache, compiled: map[[sha256.Size]byte]*compiledModule{}}, nil
+}
+
+var extismLogLevel sync.Once
+
+// providesExtism reports whether the engine offers the Extism form of the
+// host function named (without ExtismPrefix).
+func (e *Engine) providesExtism(name string) bool {
+	for _, f := range e.opts.HostFunctions {
+		if f.Name == name && f.Extism != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // provides reports whether the engine's "oso" module has the function.
@@ -164,7 +191,8 @@ func (e *Engine) Close(ctx context.Context) error {
 type Module struct {
 	engine    *Engine
 	shared    *compiledModule
-	compiled  wazero.CompiledModule
+	compiled  wazero.CompiledModule  // native ABI
+	ext       *extism.CompiledPlugin // Extism ABI
 	info      Info
 	key       [sha256.Size]byte
 	loadedAt  time.Time
@@ -193,7 +221,7 @@ func (m *Module) Close(ctx context.Context) error {
 		}
 		e.mu.Unlock()
 		if last {
-			err = m.compiled.Close(ctx)
+			err = m.shared.close(ctx)
 		}
 	})
 	return err
@@ -209,11 +237,14 @@ func (e *ModuleError) Error() string {
 	return "plugin: module rejected: " + strings.Join(e.Problems, "; ")
 }
 
-// Compile checks the module against the native ABI, instruments it for the
-// engine's deadline mode and compiles it. It fails with a [*ModuleError]
-// listing every problem when the module is not a native-ABI v1 reactor, and
-// with a wrapped wazero error when the binary is invalid. Bytes identical
-// to those of a Module still open share its compiled code.
+// Compile checks the module against its ABI and compiles it: a native-ABI
+// module is instrumented for the engine's deadline mode; an Extism-ABI
+// module (see docs/abi-extism.md) is compiled by extism/go-sdk with the
+// engine's limits and the Extism forms of its host functions. It fails
+// with a [*ModuleError] listing every problem when the module is neither a
+// native-ABI v1 reactor nor a servable Extism module, and with a wrapped
+// wazero error when the binary is invalid. Bytes identical to those of a
+// Module still open share its compiled code.
 func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	if len(wasm) > e.opts.MaxModuleBytes {
 		return nil, &ModuleError{Problems: []string{fmt.Sprintf("module is %d bytes, the limit is %d", len(wasm), e.opts.MaxModuleBytes)}}
@@ -241,10 +272,21 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 		if imp.Module == abi.ImportModule && imp.Known && !e.provides(imp.Name) {
 			p = append(p, fmt.Sprintf("import %s.%s: this host function is not enabled here (for signing: SIGNING__BACKEND)", imp.Module, imp.Name))
 		}
+		if info.ABI == ABIExtism && imp.Module == ExtismNamespace && imp.Known && !e.providesExtism(strings.TrimPrefix(imp.Name, ExtismPrefix)) {
+			p = append(p, fmt.Sprintf("import %s.%s: this host function is not enabled here (for signing: SIGNING__BACKEND)", imp.Module, imp.Name))
+		}
 	}
 	if len(p) > 0 {
 		cm.Close(ctx)
 		return nil, &ModuleError{Problems: p}
+	}
+	if info.ABI == ABIExtism {
+		cm.Close(ctx)
+		ext, err := e.compileExtism(ctx, wasm)
+		if err != nil {
+			return nil, err
+		}
+		return e.share(key, &compiledModule{ext: ext, info: info}), nil
 	}
 	return e.share(key, &compiledModule{cm: cm, info: info}), nil
 }
@@ -268,9 +310,9 @@ func (e *Engine) share(key [sha256.Size]byte, c *compiledModule) *Module {
 	shared.refs++
 	e.mu.Unlock()
 	if c != nil {
-		c.cm.Close(context.Background())
+		c.close(context.Background())
 	}
-	return &Module{engine: e, shared: shared, compiled: shared.cm, info: shared.info, key: key, loadedAt: time.Now()}
+	return &Module{engine: e, shared: shared, compiled: shared.cm, ext: shared.ext, info: shared.info, key: key, loadedAt: time.Now()}
 }
 
 // Info describes a module: what [Inspect] reads from its import and export
@@ -350,6 +392,8 @@ func describe(cm wazero.CompiledModule, wasm []byte) Info {
 			imp.Known = abi.ImportSignatures[name] == imp.Sig
 		case abi.WASIModule:
 			_, imp.Known = wasiKnown[name]
+		default:
+			imp.Known = knownExtismImport(mod, name, imp.Sig)
 		}
 		info.Imports = append(info.Imports, imp)
 	}
@@ -369,9 +413,9 @@ func describe(cm wazero.CompiledModule, wasm []byte) Info {
 	info.Reactor = hasInit || !hasStart
 	switch {
 	case fns[abi.ExportMarker] != nil:
-		info.ABI = "oso-v1"
+		info.ABI = ABINative
 	case isExtism(info.Imports):
-		info.ABI = "extism"
+		info.ABI = ABIExtism
 	}
 	return info
 }
@@ -389,9 +433,9 @@ func moduleError(err error) error {
 func (i Info) Problems() []string {
 	var p []string
 	switch i.ABI {
-	case "oso-v1":
-	case "extism":
-		return []string{"module uses the Extism ABI, which this host does not serve yet; build it against the native OSO ABI (docs/abi.md)"}
+	case ABINative:
+	case ABIExtism:
+		return i.extismProblems()
 	default:
 		if other := i.otherMarker(); other != "" {
 			return []string{fmt.Sprintf("module declares %s; this host implements %s", other, abi.ExportMarker)}

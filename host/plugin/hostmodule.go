@@ -2,9 +2,11 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -60,6 +62,90 @@ type HostFunction struct {
 	Params  []api.ValueType
 	Results []api.ValueType
 	Fn      api.GoModuleFunction
+
+	// Extism, if set, offers the function to Extism-ABI modules too, as
+	// "extism:host/user" "oso_<Name>": (i64) -> i64 (see [ExtismFunc]).
+	Extism ExtismFunc
+	// ExtismMaxRequest bounds the request JSON of the Extism form, in
+	// bytes; 0 means DefaultExtismMaxRequest. A longer request is answered
+	// with a "too_large" error object without calling Extism.
+	ExtismMaxRequest int
+}
+
+// ExtismNamespace is the import module of the host functions offered to
+// Extism-ABI modules: the namespace every Extism PDK uses for host
+// functions when none is named.
+const ExtismNamespace = "extism:host/user"
+
+// ExtismPrefix prefixes the name of every host function offered to
+// Extism-ABI modules, so that it cannot clash with another host's.
+const ExtismPrefix = "oso_"
+
+// DefaultExtismMaxRequest is the default bound on the request JSON of a
+// host function's Extism form.
+const DefaultExtismMaxRequest = 64 << 10
+
+// ExtismFunc serves one call of a host function from an Extism-ABI module.
+// The module passes the offset of an Extism memory block holding the
+// request, a JSON object; the host copies it out (bounded by
+// ExtismMaxRequest) and calls the function, which returns the response, a
+// JSON object, that the host writes into a new block whose offset the
+// module receives. A failure is answered, never trapped, as
+//
+//	{"error":{"status":-7,"name":"not_found","message":"..."}}
+//
+// with status and name those of the native [abi.Status] the same failure
+// gives (see [ExtismError]); the message must be safe to show to the
+// plugin and never holds a secret.
+//
+// ctx is the running export call's context, what [CallContext] returns to
+// a native host function: the request's values, bounded by the call's
+// deadline. The host answers "not_allowed" itself, without calling the
+// function, when no export call runs. The function must not keep req.
+type ExtismFunc func(ctx context.Context, req []byte) []byte
+
+// ExtismError returns the error object of an Extism host function's
+// response for status s (negative), with message msg.
+func ExtismError(s abi.Status, msg string) []byte {
+	b := []byte(`{"error":{"status":`)
+	b = strconv.AppendInt(b, int64(s), 10)
+	b = append(b, `,"name":`...)
+	b = strconv.AppendQuote(b, StatusName(s))
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, msg)
+	return append(b, "}}"...)
+}
+
+// StatusName returns the snake_case name of a native status, as Extism
+// host functions report it: "bad_pointer", "too_large", "bad_argument",
+// "not_allowed", "limited", "unavailable", "not_found", "too_small";
+// "error" for any other value.
+func StatusName(s abi.Status) string {
+	switch s {
+	case abi.StatusBadPointer:
+		return "bad_pointer"
+	case abi.StatusTooLarge:
+		return "too_large"
+	case abi.StatusBadArgument:
+		return "bad_argument"
+	case abi.StatusNotAllowed:
+		return "not_allowed"
+	case abi.StatusLimited:
+		return "limited"
+	case abi.StatusUnavailable:
+		return "unavailable"
+	case abi.StatusNotFound:
+		return "not_found"
+	case abi.StatusTooSmall:
+		return "too_small"
+	}
+	return "error"
+}
+
+// appendJSONString appends s as a JSON string, with invalid UTF-8 replaced.
+func appendJSONString(b []byte, s string) []byte {
+	v, _ := json.Marshal(strings.ToValidUTF8(s, "\uFFFD"))
+	return append(b, v...)
 }
 
 // CallContext returns the context of the export call that is running on

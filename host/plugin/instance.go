@@ -55,6 +55,10 @@ type instance struct {
 
 	state    callState
 	logLimit rateLimiter
+
+	// ext is the instance of an Extism-ABI module; the wazero fields
+	// above are then unused.
+	ext *extismInstance
 }
 
 // callState is what host functions record during one export call.
@@ -76,6 +80,12 @@ func newInstance(ctx context.Context, p *Pool) (*instance, error) {
 	m := p.mod
 	inst := &instance{pool: p, stack: make([]uint64, 4)}
 	inst.logLimit = rateLimiter{rate: 50, burst: 200}
+	if m.ext != nil {
+		if err := newExtismInstance(ctx, p, inst); err != nil {
+			return nil, err
+		}
+		return inst, nil
+	}
 	inst.ctx = context.WithValue(context.Background(), instanceKey{}, inst)
 	out := &guestWriter{inst: inst, level: slog.LevelInfo, stream: "stdout"}
 	errw := &guestWriter{inst: inst, level: slog.LevelWarn, stream: "stderr"}
@@ -145,6 +155,9 @@ func newInstance(ctx context.Context, p *Pool) (*instance, error) {
 
 // stateless asks the guest's optional stateless marker.
 func (inst *instance) stateless(ctx context.Context) bool {
+	if inst.ext != nil {
+		return inst.ext.stateless(ctx, inst)
+	}
 	fn := inst.mod.ExportedFunction(abi.ExportStateless)
 	if fn == nil {
 		return false
@@ -160,6 +173,9 @@ func (inst *instance) stateless(ctx context.Context) bool {
 // table it hands over; nil without the export or without output. Only
 // output, error and log work during the call.
 func (inst *instance) routeTable(ctx context.Context) (*Routes, error) {
+	if inst.ext != nil {
+		return nil, nil // Compile refuses Extism modules that declare routes
+	}
 	fn := inst.mod.ExportedFunction(abi.ExportRoutes)
 	if fn == nil {
 		return nil, nil
@@ -182,6 +198,10 @@ func (inst *instance) routeTable(ctx context.Context) (*Routes, error) {
 }
 
 func (inst *instance) close(ctx context.Context) {
+	if inst.ext != nil {
+		inst.ext.close(ctx)
+		return
+	}
 	if inst.timer != nil {
 		inst.timer.Stop()
 	}
@@ -452,6 +472,20 @@ func (w *guestWriter) flush() {
 		}
 	}
 	w.line = w.line[:0]
+}
+
+// guestLog logs one line from the guest, bounded, cleaned and
+// rate-limited like every guest line.
+func (inst *instance) guestLog(level slog.Level, source, msg string) {
+	p := inst.pool
+	if !p.log.Enabled(context.Background(), level) {
+		return
+	}
+	if !inst.logLimit.allow() {
+		p.droppedLogs.Add(1)
+		return
+	}
+	p.log.Log(context.Background(), level, cleanText(cutUTF8([]byte(msg), abi.MaxLogLineBytes)), "source", source)
 }
 
 // rateLimiter is a token bucket; it is used by one instance at a time.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -303,17 +304,18 @@ func (p *Pool) Call(ctx context.Context, export string, in []byte) (Result, erro
 		return Result{}, err
 	}
 	var fn api.Function
+	known := false
 	switch export {
 	case abi.ExportToOSO:
-		fn = inst.toOSO
+		fn, known = inst.toOSO, true
 	case abi.ExportToISV:
-		fn = inst.toISV
+		fn, known = inst.toISV, true
 	case abi.ExportStatus:
-		fn = inst.status
+		fn, known = inst.status, true
 	case abi.ExportHandleHTTP:
 		fn = inst.handleHTTP
 	}
-	if fn == nil {
+	if fn == nil && !(inst.ext != nil && known) {
 		p.release(inst)
 		if onCall != nil {
 			onCall(export, 0, ErrUnknownExport)
@@ -325,7 +327,65 @@ func (p *Pool) Call(ctx context.Context, export string, in []byte) (Result, erro
 	if onCall != nil {
 		start = time.Now()
 	}
-	res, err := inst.call(ctx, fn, in)
+	var res Result
+	if inst.ext != nil {
+		res, err = inst.ext.call(ctx, inst, export, in)
+	} else {
+		res, err = inst.call(ctx, fn, in)
+	}
+	p.count(err)
+	p.release(inst)
+	if onCall != nil {
+		onCall(export, time.Since(start), err)
+	}
+	return res, err
+}
+
+// CallAny runs any export of the module, for tools (osohost call), as
+// `extism call` does: for an Extism-ABI module, any exported function with
+// in as its raw input, the output handed back as JSON-kind data; for a
+// native-ABI module, any export of signature (i32,i32)->i32 other than the
+// ABI's own, with in and the output as the ABI passes them. Limits, the
+// deadline and fault handling are those of [Pool.Call]. Never expose it to
+// requests: it reaches exports the ABI does not serve.
+func (p *Pool) CallAny(ctx context.Context, export string, in []byte) (Result, error) {
+	switch export {
+	case abi.ExportToOSO, abi.ExportToISV, abi.ExportStatus:
+		if p.mod.ext == nil {
+			return p.Call(ctx, export, in)
+		}
+	}
+	inst, err := p.acquire(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	var res Result
+	if inst.ext != nil {
+		p.calls.Add(1)
+		res, err = inst.ext.callAny(ctx, inst, export, in)
+	} else {
+		fn := inst.mod.ExportedFunction(export)
+		switch {
+		case fn == nil || slices.Contains(reservedExports, export):
+			err = ErrUnknownExport
+		case sig(fn.Definition()) != "(i32,i32)->i32":
+			err = fmt.Errorf("plugin: export %q has signature %s; osohost call runs (i32,i32)->i32 exports", export, sig(fn.Definition()))
+		default:
+			p.calls.Add(1)
+			res, err = inst.call(ctx, fn, in)
+		}
+	}
+	p.count(err)
+	p.release(inst)
+	return res, err
+}
+
+// reservedExports are native-ABI exports CallAny does not call: the host
+// calls them itself, with their own conventions.
+var reservedExports = []string{abi.ExportMarker, abi.ExportAlloc, abi.ExportInit, abi.ExportInitialize, abi.ExportStateless, abi.ExportRoutes, abi.ExportHandleHTTP}
+
+// count records a failed call in the pool's counters.
+func (p *Pool) count(err error) {
 	if err != nil {
 		var trap *TrapError
 		switch {
@@ -335,11 +395,6 @@ func (p *Pool) Call(ctx context.Context, export string, in []byte) (Result, erro
 			p.traps.Add(1)
 		}
 	}
-	p.release(inst)
-	if onCall != nil {
-		onCall(export, time.Since(start), err)
-	}
-	return res, err
 }
 
 func (p *Pool) acquire(ctx context.Context) (*instance, error) {

@@ -372,11 +372,11 @@ func (m *Manager) reload(ctx context.Context, trigger string) error {
 	case err == nil && old == nil:
 		ev.LoadedAt = v.loadedAt
 		m.log.Info("plugin loaded", "trigger", trigger, "generation", v.gen, "plugin_sha256", v.sha256,
-			"pool_size", v.pool.Size(), "stateless", v.pool.Stateless(), "duration", ev.Duration)
+			"abi", v.mod.Info().ABI, "pool_size", v.pool.Size(), "stateless", v.pool.Stateless(), "duration", ev.Duration)
 	case err == nil:
 		ev.LoadedAt = v.loadedAt
 		m.log.Info("plugin reloaded", "trigger", trigger, "generation", v.gen, "plugin_sha256", v.sha256,
-			"previous_sha256", old.sha256, "pool_size", v.pool.Size(), "duration", ev.Duration)
+			"previous_sha256", old.sha256, "abi", v.mod.Info().ABI, "pool_size", v.pool.Size(), "duration", ev.Duration)
 		m.retire(old)
 	case trigger != TriggerStart:
 		m.log.Warn("plugin reload failed; the previous version keeps serving", "trigger", trigger,
