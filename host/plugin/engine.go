@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -253,14 +255,9 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	if m := e.share(key, nil); m != nil {
 		return m, nil
 	}
-	// Instrument also validates: its decoder bounds every count before
-	// wazero allocates by it, so wazero never sees a module it rejected.
-	bin, err := interrupt.Instrument(wasm)
+	bin, err := e.instrument(wasm, key)
 	if err != nil {
-		return nil, moduleError(err)
-	}
-	if e.opts.Deadline != DeadlineInterrupt {
-		bin = wasm
+		return nil, err
 	}
 	cm, err := e.rt.CompileModule(ctx, bin)
 	if err != nil {
@@ -289,6 +286,85 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 		return e.share(key, &compiledModule{ext: ext, info: info}), nil
 	}
 	return e.share(key, &compiledModule{cm: cm, info: info}), nil
+}
+
+// instrument returns the bytes to compile: wasm instrumented for the
+// deadline mode, or wasm itself in the other modes. Instrument also
+// validates: its decoder bounds every count before wazero allocates by it,
+// so wazero never sees a module it rejected.
+//
+// With a cache directory the instrumented module is kept there, keyed by
+// the module's digest and interrupt.Version and sealed with a digest of
+// its own, so that a warm start neither decodes nor rewrites the module
+// again: it was validated when it was written.
+func (e *Engine) instrument(wasm []byte, key [sha256.Size]byte) ([]byte, error) {
+	path := ""
+	if e.opts.CacheDir != "" && e.opts.Deadline == DeadlineInterrupt {
+		path = filepath.Join(e.opts.CacheDir, instrumentedDir, hex.EncodeToString(key[:])+"-v"+interrupt.Version+".wasm")
+		if b, ok := readSealed(path, len(wasm)); ok {
+			return b, nil
+		}
+	}
+	bin, err := interrupt.Instrument(wasm)
+	if err != nil {
+		return nil, moduleError(err)
+	}
+	if e.opts.Deadline != DeadlineInterrupt {
+		return wasm, nil
+	}
+	if path != "" {
+		if err := writeSealed(path, bin); err != nil {
+			e.log.Warn("cannot cache the instrumented module; the next start instruments it again", "err", err)
+		}
+	}
+	return bin, nil
+}
+
+// instrumentedDir is the cache directory's subdirectory of instrumented
+// modules.
+const instrumentedDir = "osohost-instrumented"
+
+// readSealed reads a file written by writeSealed for a module of n bytes:
+// its content, if the digest it starts with matches. Instrumenting adds a
+// few bytes per function, so a file far larger than the module is refused
+// before it is read.
+func readSealed(path string, n int) ([]byte, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	limit := int64(sha256.Size + 2*n + 1<<20)
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil || int64(len(b)) > limit || len(b) < sha256.Size {
+		return nil, false
+	}
+	sum := sha256.Sum256(b[sha256.Size:])
+	if !bytes.Equal(sum[:], b[:sha256.Size]) {
+		return nil, false
+	}
+	return b[sha256.Size:], true
+}
+
+// writeSealed writes the digest of b, then b, atomically.
+func writeSealed(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	sum := sha256.Sum256(b)
+	_, err = tmp.Write(append(sum[:], b...))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // share returns a new Module on the compiled module in use for key, if

@@ -1,9 +1,11 @@
 package plugin_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -123,5 +125,55 @@ func TestMinimalGuest(t *testing.T) {
 	big := make([]byte, 70000)
 	if _, err := p.Call(ctx, abi.ExportToISV, big); err == nil {
 		t.Fatal("oversized input accepted by a 60 KiB guest")
+	}
+}
+
+// TestInstrumentedCache checks the cache of instrumented modules: a first
+// compile writes the sealed module, a second (a new engine on the same
+// directory, as at the next start) serves from it, and a damaged entry is
+// ignored and rewritten rather than compiled.
+func TestInstrumentedCache(t *testing.T) {
+	dir := t.TempDir()
+	wasm := readFile(t, "testdata/minimal.wasm")
+	compile := func() {
+		t.Helper()
+		ctx := t.Context()
+		eng, err := plugin.NewEngine(ctx, plugin.EngineOptions{CacheDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer eng.Close(ctx)
+		m, err := eng.Compile(ctx, wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := plugin.NewPool(ctx, m, plugin.PoolOptions{Size: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close(ctx)
+		if res, err := p.Call(ctx, abi.ExportStatus, nil); err != nil || !strings.Contains(string(res.Data), `"status_code":200`) {
+			t.Fatalf("status: %s, %v", res.Data, err)
+		}
+	}
+	compile()
+	entries, err := filepath.Glob(filepath.Join(dir, "osohost-instrumented", "*.wasm"))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("cache entries %q, %v; want one", entries, err)
+	}
+	first := readFile(t, entries[0])
+	compile()
+	if !bytes.Equal(readFile(t, entries[0]), first) {
+		t.Fatal("a warm compile rewrote the cache entry")
+	}
+	// Damage the entry: one flipped byte of the module, its seal unchanged.
+	bad := bytes.Clone(first)
+	bad[len(bad)-1] ^= 0xff
+	if err := os.WriteFile(entries[0], bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	compile()
+	if !bytes.Equal(readFile(t, entries[0]), first) {
+		t.Fatal("a damaged cache entry was not rewritten")
 	}
 }

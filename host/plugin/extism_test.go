@@ -42,7 +42,9 @@ func echoSign(seen chan<- context.Context) plugin.HostFunction {
 	i32 := api.ValueTypeI32
 	return plugin.HostFunction{
 		Name: abi.ImportSign, Params: []api.ValueType{i32, i32, i32, i32, i32, i32}, Results: []api.ValueType{i32},
-		Fn: api.GoModuleFunc(func(_ context.Context, _ api.Module, stack []uint64) { stack[0] = api.EncodeI32(int32(abi.StatusUnavailable)) }),
+		Fn: api.GoModuleFunc(func(_ context.Context, _ api.Module, stack []uint64) {
+			stack[0] = api.EncodeI32(int32(abi.StatusUnavailable))
+		}),
 		Extism: func(ctx context.Context, req []byte) []byte {
 			select {
 			case seen <- ctx:

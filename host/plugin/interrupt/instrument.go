@@ -13,6 +13,13 @@ import (
 // yields (see [Instrument]), and keeps trapping on every later call.
 const GlobalExport = "__oso_interrupt"
 
+// Version names the output of [Instrument]: it changes whenever the same
+// input would be instrumented differently, so that a cache of
+// instrumented modules keyed by it (host/plugin keeps one beside wazero's
+// compiled code) never serves a stale one. TestVersionPinsOutput fails
+// when the output changes and Version does not.
+const Version = "1"
+
 // Tick accounting. Every check subtracts a weight from a tick counter: one,
 // plus one per weightBytes bytes of code the check guards (the function body
 // for an entry check, the loop body for a loop check). When the counter
