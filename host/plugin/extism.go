@@ -315,15 +315,18 @@ func (x *extismInstance) exec(ctx context.Context, inst *instance, export string
 	if errors.As(err, &te) {
 		return rc, out, err
 	}
-	// err is the guest's error message (go-sdk's errors.New of it).
-	code, msg := 500, err.Error()
-	if len(msg) > 4 && msg[3] == ' ' {
+	// err is the guest's error message (go-sdk's errors.New of it). A
+	// leading HTTP status makes the rest the client's description; any
+	// other message may be an exception's text, which is logged and
+	// never sent.
+	msg := err.Error()
+	if len(msg) >= 4 && msg[3] == ' ' {
 		if c, perr := strconv.Atoi(msg[:3]); perr == nil && c >= 400 && c <= 599 {
-			code, msg = c, msg[4:]
+			return rc, nil, &GuestError{Code: c, Message: cleanText(cutUTF8([]byte(msg[4:]), abi.MaxErrorMessageBytes))}
 		}
 	}
-	msg = cleanText(cutUTF8([]byte(msg), abi.MaxErrorMessageBytes))
-	return rc, nil, &GuestError{Code: code, Message: msg}
+	inst.guestLog(slog.LevelWarn, "guest", export+" failed: "+msg)
+	return rc, nil, &GuestError{Code: 500}
 }
 
 // run calls export under the pool's deadline. Errors other than the
@@ -339,6 +342,20 @@ func (x *extismInstance) run(ctx context.Context, inst *instance, export string,
 	cctx, cancel := context.WithTimeoutCause(ctx, d, ErrCallTimeout)
 	defer cancel()
 	cctx = context.WithValue(cctx, extismCallKey{}, context.Context(cctx))
+	if len(in) > 0 {
+		// go-sdk ignores a failed allocation of the input, and the guest
+		// would then read an empty one: allocate it once here to find
+		// out (the call's own reset frees it). Like a native guest whose
+		// oso_alloc fails, the instance is discarded.
+		ptr, err := x.p.SetInputWithContext(cctx, in)
+		if err != nil || ptr == 0 {
+			inst.poisoned = true
+			if cctx.Err() != nil {
+				return 0, nil, ErrCallTimeout
+			}
+			return 0, nil, &TrapError{Err: fmt.Errorf("the Extism kernel cannot allocate the %d-byte input", len(in))}
+		}
+	}
 	rc, out, err := x.p.CallWithContext(cctx, export, in)
 	if err == nil {
 		return rc, out, nil

@@ -180,6 +180,10 @@ func TestExtismFaults(t *testing.T) {
 	if !errors.As(err, &g) || g.Code != 503 || g.Message != "backend busy, retry later" {
 		t.Errorf("fail: %v (%+v); want guest error 503 with the message", err, g)
 	}
+	_, err = p.CallAny(ctx, "fail_text", nil)
+	if !errors.As(err, &g) || g.Code != 500 || g.Message != "" {
+		t.Errorf("fail_text: %v (%+v); want guest error 500 without the message, which is only logged", err, g)
+	}
 	_, err = p.CallAny(ctx, "fail_plain", nil)
 	if !errors.As(err, &g) || g.Code != 500 {
 		t.Errorf("fail_plain: %v; want guest error 500", err)

@@ -18,6 +18,7 @@
   (data (i32.const 200) "503 backend busy, retry later")
   (data (i32.const 300) "hello from an extism guest")
   (data (i32.const 400) "{\"key_id\":\"k\",\"data\":\"AA==\"}")
+  (data (i32.const 500) "panicked at src/lib.rs:7: secret detail")
   (global $calls (mut i32) (i32.const 0))
 
   ;; $block copies len bytes of guest memory at ptr into a new kernel block.
@@ -51,6 +52,10 @@
     (global.get $calls))
   (func (export "fail") (result i32)
     (call $error_set (call $block (i32.const 200) (i32.const 29)))
+    (i32.const 1))
+  ;; fail_text sets an error without an HTTP status, as an exception would.
+  (func (export "fail_text") (result i32)
+    (call $error_set (call $block (i32.const 500) (i32.const 39)))
     (i32.const 1))
   (func (export "fail_plain") (result i32)
     (i32.const 3))
