@@ -9,6 +9,8 @@ import (
 
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
+
+	"github.com/osohost/osohost/host/plugin"
 )
 
 // extismPlugin instantiates one of the Extism-built plugins of
@@ -67,6 +69,57 @@ func BenchmarkExtism(b *testing.B) {
 			cpu0, n := cpuTime(), 0
 			for b.Loop() {
 				if _, _, err := p.Call(c.fn, c.in); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			reportCPU(b, cpu0, n)
+		})
+	}
+}
+
+// BenchmarkExtismPool makes the calls of BenchmarkExtism through osohost's
+// Extism compatibility path (plugin.Pool.CallAny on a module compiled by
+// plugin.Engine.CompileAny): go-sdk's call, plus the pool, the call's deadline, the
+// input allocation check and the output bound. Its ratio to
+// BenchmarkExtism is the price of serving an Extism plugin in osohost;
+// its ratio to BenchmarkRoundTrip1KiB/guest=raw, that of the Extism ABI.
+func BenchmarkExtismPool(b *testing.B) {
+	kib := oneKiB()
+	for _, c := range []struct {
+		name, file, fn string
+		in, want       []byte
+	}{
+		{"noop", "noop.wasm", "run_test", nil, nil},
+		{"echo1KiB", "replace.wasm", "run_test", kib, kib},
+		{"countVowels", "count_vowels.wasm", "count_vowels", []byte("Hello World"), []byte(`{"count":3,"total":3,"vowels":"aeiouAEIOU"}`)},
+	} {
+		b.Run("call="+c.name, func(b *testing.B) {
+			ctx := context.Background()
+			wasm, err := os.ReadFile(filepath.Join("testdata", "extism", c.file))
+			if err != nil {
+				b.Fatal(err)
+			}
+			mod, err := newEngine(b, plugin.DeadlineInterrupt).CompileAny(ctx, wasm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, err := plugin.NewPool(ctx, mod, plugin.PoolOptions{Size: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { p.Close(ctx) })
+			res, err := p.CallAny(ctx, c.fn, c.in)
+			if err != nil || !bytes.Equal(res.Data, c.want) {
+				b.Fatalf("%s: output %q, %v", c.fn, res.Data, err)
+			}
+			if len(c.in) > 0 {
+				b.SetBytes(int64(len(c.in)))
+			}
+			b.ReportAllocs()
+			cpu0, n := cpuTime(), 0
+			for b.Loop() {
+				if _, err := p.CallAny(ctx, c.fn, c.in); err != nil {
 					b.Fatal(err)
 				}
 				n++

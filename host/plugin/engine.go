@@ -90,7 +90,7 @@ type Engine struct {
 	cache wazero.CompilationCache // nil without EngineOptions.CacheDir
 
 	mu       sync.Mutex
-	compiled map[[sha256.Size]byte]*compiledModule // modules in use, by digest of their bytes
+	compiled map[moduleKey]*compiledModule // modules in use, by digest of their bytes
 }
 
 // compiledModule is a compiled module shared by every [Module] compiled
@@ -150,7 +150,7 @@ func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 	// Extism modules log through go-sdk, whose level is process-wide and
 	// off by default; each instance's logger then bounds what it passes on.
 	extismLogLevel.Do(func() { extism.SetLogLevel(extism.LogLevelInfo) })
-	return &Engine{rt: rt, opts: opts, log: log, cache: cache, compiled: map[[sha256.Size]byte]*compiledModule{}}, nil
+	return &Engine{rt: rt, opts: opts, log: log, cache: cache, compiled: map[moduleKey]*compiledModule{}}, nil
 }
 
 var extismLogLevel sync.Once
@@ -196,7 +196,7 @@ type Module struct {
 	compiled  wazero.CompiledModule  // native ABI
 	ext       *extism.CompiledPlugin // Extism ABI
 	info      Info
-	key       [sha256.Size]byte
+	key       moduleKey
 	loadedAt  time.Time
 	closeOnce sync.Once
 }
@@ -248,14 +248,36 @@ func (e *ModuleError) Error() string {
 // wazero error when the binary is invalid. Bytes identical to those of a
 // Module still open share its compiled code.
 func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
+	return e.compile(ctx, wasm, false)
+}
+
+// CompileAny is Compile for tools (osohost call), which run any export of
+// any Extism plugin, as `extism call` does: a module that is not a
+// native-ABI module is compiled for the Extism path even when it imports
+// nothing from Extism's kernel, need not export to_oso, to_isv and status,
+// and may be a WASI command. Imports are checked as by Compile. Never
+// serve requests with such a module: its component exports were not
+// checked.
+func (e *Engine) CompileAny(ctx context.Context, wasm []byte) (*Module, error) {
+	return e.compile(ctx, wasm, true)
+}
+
+// moduleKey identifies compiled code: the module's digest, and whether it
+// was checked for serving.
+type moduleKey struct {
+	sum [sha256.Size]byte
+	any bool
+}
+
+func (e *Engine) compile(ctx context.Context, wasm []byte, anyExports bool) (*Module, error) {
 	if len(wasm) > e.opts.MaxModuleBytes {
 		return nil, &ModuleError{Problems: []string{fmt.Sprintf("module is %d bytes, the limit is %d", len(wasm), e.opts.MaxModuleBytes)}}
 	}
-	key := sha256.Sum256(wasm)
+	key := moduleKey{sha256.Sum256(wasm), anyExports}
 	if m := e.share(key, nil); m != nil {
 		return m, nil
 	}
-	bin, err := e.instrument(wasm, key)
+	bin, err := e.instrument(wasm, key.sum)
 	if err != nil {
 		return nil, err
 	}
@@ -265,6 +287,10 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	}
 	info := describe(cm, wasm)
 	p := info.Problems()
+	if anyExports && info.ABI != ABINative && info.otherMarker() == "" {
+		info.ABI = ABIExtism
+		p = info.extismImportProblems()
+	}
 	for _, imp := range info.Imports {
 		if imp.Module == abi.ImportModule && imp.Known && !e.provides(imp.Name) {
 			p = append(p, fmt.Sprintf("import %s.%s: this host function is not enabled here (for signing: SIGNING__BACKEND)", imp.Module, imp.Name))
@@ -371,7 +397,7 @@ func writeSealed(path string, b []byte) error {
 // there is one; else, with c non-nil, it records c for key and returns a
 // Module on it. A c that lost a race with another Compile of the same bytes
 // is closed.
-func (e *Engine) share(key [sha256.Size]byte, c *compiledModule) *Module {
+func (e *Engine) share(key moduleKey, c *compiledModule) *Module {
 	e.mu.Lock()
 	shared := e.compiled[key]
 	switch {

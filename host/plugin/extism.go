@@ -57,6 +57,12 @@ const extismExportSig = "()->i32"
 // extismHostSig is the signature of a host function's Extism form.
 const extismHostSig = "(i64)->i64"
 
+// extismPreflightBytes is the input size from which an Extism call checks
+// that the kernel can allocate the input. Each call starts by freeing
+// every block of the kernel, whose memory never shrinks, so a smaller
+// input always fits once a call has run.
+const extismPreflightBytes = 64 << 10
+
 // extismVarBytes bounds what an Extism instance keeps with var_set.
 const extismVarBytes = 1 << 20
 
@@ -88,6 +94,13 @@ func (i Info) extismProblems() []string {
 	if !i.Reactor {
 		p = append(p, `module is a command (exports "_start" without "_initialize"); build it as a reactor`)
 	}
+	return append(p, i.extismImportProblems()...)
+}
+
+// extismImportProblems lists the imports of an Extism module the host
+// cannot provide.
+func (i Info) extismImportProblems() []string {
+	var p []string
 	for _, imp := range i.Imports {
 		switch {
 		case imp.Module != ExtismEnvModule && imp.Module != ExtismNamespace && imp.Module != abi.WASIModule:
@@ -250,6 +263,9 @@ func (x *extismInstance) call(ctx context.Context, inst *instance, export string
 	if len(in) > p.opts.MaxInputBytes {
 		return Result{}, &LimitError{What: "input", Limit: p.opts.MaxInputBytes}
 	}
+	if !x.p.FunctionExists(export) {
+		return Result{}, ErrUnknownExport // a module compiled by CompileAny
+	}
 	inst.calls++
 	if export == abi.ExportToISV {
 		// The input is the host's own encoding of a validated request:
@@ -342,17 +358,16 @@ func (x *extismInstance) run(ctx context.Context, inst *instance, export string,
 	cctx, cancel := context.WithTimeoutCause(ctx, d, ErrCallTimeout)
 	defer cancel()
 	cctx = context.WithValue(cctx, extismCallKey{}, context.Context(cctx))
-	if len(in) > 0 {
+	if len(in) > extismPreflightBytes {
 		// go-sdk ignores a failed allocation of the input, and the guest
 		// would then read an empty one: allocate it once here to find
 		// out (the call's own reset frees it). Like a native guest whose
-		// oso_alloc fails, the instance is discarded.
-		ptr, err := x.p.SetInputWithContext(cctx, in)
+		// oso_alloc fails, the instance is discarded. The kernel's
+		// allocator is trusted code, run without the deadline's
+		// per-call goroutines.
+		ptr, err := x.p.SetInputWithContext(context.WithoutCancel(cctx), in)
 		if err != nil || ptr == 0 {
 			inst.poisoned = true
-			if cctx.Err() != nil {
-				return 0, nil, ErrCallTimeout
-			}
 			return 0, nil, &TrapError{Err: fmt.Errorf("the Extism kernel cannot allocate the %d-byte input", len(in))}
 		}
 	}
