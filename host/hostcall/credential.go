@@ -18,7 +18,9 @@ import (
 // which names the plugin is granted; a nil p grants nothing, so a plugin
 // that imports the function still loads. Each call uses the running export
 // call's context ([plugin.CallContext]), so the request's deadline bounds
-// the lookup.
+// the lookup. The function has an Extism form too
+// ([plugin.HostFunction].Extism; the contract is in extism.go), with the
+// same grant, limits, logging and statuses.
 //
 // log receives refusals and failures, at warn, with the credential's name
 // and never its token, at a bounded rate; nil discards them. The function
@@ -29,7 +31,7 @@ func Credentials(p credentials.Provider, log *slog.Logger) []plugin.HostFunction
 		log = slog.New(slog.DiscardHandler)
 	}
 	h := &credential{p: p, limitedLog: newLimitedLog(log, "host_function", abi.ImportCredential)}
-	return []plugin.HostFunction{hostFunction(abi.ImportCredential, 4, h.credential)}
+	return []plugin.HostFunction{withExtism(hostFunction(abi.ImportCredential, 4, h.credential), h.credentialJSON, extismSmallRequest)}
 }
 
 // credential implements the credential host function.
@@ -64,24 +66,13 @@ func (h *credential) credential(ctx context.Context, mod api.Module, stack []uin
 		ret(stack, int32(st))
 		return
 	}
-	if h.p == nil {
-		h.logf(rctx, slog.LevelWarn, "credential refused: no credentials are configured", "credential", name)
-		ret(stack, int32(abi.StatusNotAllowed))
-		return
-	}
-	c, err := h.p.Resolve(rctx, name)
-	if err != nil {
-		ret(stack, int32(h.fail(rctx, name, err)))
+	c, st := h.resolve(rctx, name)
+	if st != abi.StatusOK {
+		ret(stack, int32(st))
 		return
 	}
 	token := c.Token.Reveal()
 	tokenType := c.TokenType
-	if token == "" || len(token)+len(tokenType)+credentialOverhead > abi.MaxCredentialBytes {
-		h.logf(rctx, slog.LevelError, "credential provider answered a credential the ABI cannot carry",
-			"credential", name, "token_bytes", len(token), "token_type_bytes", len(tokenType))
-		ret(stack, int32(abi.StatusUnavailable))
-		return
-	}
 	size := len(token) + len(tokenType) + credentialOverhead
 	if size > int(outCap) {
 		ret(stack, int32(abi.StatusTooSmall))
@@ -100,6 +91,30 @@ func (h *credential) credential(ctx context.Context, mod api.Module, stack []uin
 		return
 	}
 	ret(stack, int32(size))
+}
+
+// resolve is the core of credential: the name's length, the grant and
+// the lookup, and the ABI's limits on the credential it answers. The
+// token is read with [credentials.Token.Reveal] where it is encoded, and
+// never logged.
+func (h *credential) resolve(ctx context.Context, name string) (credentials.Credential, abi.Status) {
+	if len(name) > abi.MaxCredentialNameBytes {
+		return credentials.Credential{}, abi.StatusTooLarge
+	}
+	if h.p == nil {
+		h.logf(ctx, slog.LevelWarn, "credential refused: no credentials are configured", "credential", name)
+		return credentials.Credential{}, abi.StatusNotAllowed
+	}
+	c, err := h.p.Resolve(ctx, name)
+	if err != nil {
+		return credentials.Credential{}, h.fail(ctx, name, err)
+	}
+	if n := c.Token.Len(); n == 0 || n+len(c.TokenType)+credentialOverhead > abi.MaxCredentialBytes {
+		h.logf(ctx, slog.LevelError, "credential provider answered a credential the ABI cannot carry",
+			"credential", name, "token_bytes", n, "token_type_bytes", len(c.TokenType))
+		return credentials.Credential{}, abi.StatusUnavailable
+	}
+	return c, abi.StatusOK
 }
 
 // fail maps a provider error to the status the guest sees and logs it:

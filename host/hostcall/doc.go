@@ -28,4 +28,16 @@
 //     ever logged. Refusals and
 //     backend failures are logged (key id and type at most), at a bounded
 //     rate.
+//
+// Each function also has an Extism form ([plugin.HostFunction].Extism),
+// offered to Extism-ABI modules as "oso_<name>" and taking and answering
+// JSON instead of guest memory; extism.go states its contract. Every
+// function is written as a core that works on decoded arguments (policy,
+// limits, backend, logging, statuses) and two thin adapters: the native
+// one reads and writes guest memory in the compact encodings, the Extism
+// one decodes its request strictly and encodes its response. Both forms
+// thus answer a fault with the same status. The Extism form gets its
+// bytes from host/plugin, never a view of guest memory, and keeps none of
+// them; its response necessarily holds the host's one copy of a token it
+// hands over.
 package hostcall

@@ -35,9 +35,11 @@ type Policy struct {
 // key_list, key_public, sign, sign_many; abi/SPEC.md §6.5–6.10) over s, for
 // [plugin.EngineOptions].HostFunctions. Each call uses the running export
 // call's context ([plugin.CallContext]), so the request's deadline and
-// values reach the signer. log receives refusals and backend failures; nil
-// discards them. The functions are safe for concurrent use by every
-// instance of every module of the engine.
+// values reach the signer. Each function has an Extism form too
+// ([plugin.HostFunction].Extism; the contract is in extism.go), with the
+// same policy, limits, logging and statuses. log receives refusals and
+// backend failures; nil discards them. The functions are safe for
+// concurrent use by every instance of every module of the engine.
 func Signing(s signing.Signer, log *slog.Logger, pol Policy) []plugin.HostFunction {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -57,11 +59,11 @@ func Signing(s signing.Signer, log *slog.Logger, pol Policy) []plugin.HostFuncti
 		}
 	}
 	return []plugin.HostFunction{
-		hostFunction(abi.ImportKeyGenerate, 3, h.keyGenerate),
-		hostFunction(abi.ImportKeyList, 3, h.keyList),
-		hostFunction(abi.ImportKeyPublic, 4, h.keyPublic),
-		hostFunction(abi.ImportSign, 6, h.sign),
-		hostFunction(abi.ImportSignMany, 4, h.signMany),
+		withExtism(hostFunction(abi.ImportKeyGenerate, 3, h.keyGenerate), h.keyGenerateJSON, extismSmallRequest),
+		withExtism(hostFunction(abi.ImportKeyList, 3, h.keyList), h.keyListJSON, extismSmallRequest),
+		withExtism(hostFunction(abi.ImportKeyPublic, 4, h.keyPublic), h.keyPublicJSON, extismSmallRequest),
+		withExtism(hostFunction(abi.ImportSign, 6, h.sign), h.signJSON, extismSignRequest),
+		withExtism(hostFunction(abi.ImportSignMany, 4, h.signMany), h.signManyJSON, extismSignManyRequest),
 	}
 }
 
@@ -128,7 +130,6 @@ func typedOut(ctx context.Context, mod api.Module, stack []uint64) (rctx context
 
 // keyGenerate implements oso.key_generate(type, out_ptr, out_cap).
 func (h *signer) keyGenerate(ctx context.Context, mod api.Module, stack []uint64) {
-	const fn = abi.ImportKeyGenerate
 	rctx, t, mem, outPtr, outCap, st := typedOut(ctx, mod, stack)
 	if st != abi.StatusOK {
 		ret(stack, int32(st))
@@ -138,47 +139,49 @@ func (h *signer) keyGenerate(ctx context.Context, mod api.Module, stack []uint64
 		ret(stack, int32(abi.StatusTooSmall))
 		return
 	}
-	if !h.typeAllowed(t) {
-		h.refuse(rctx, fn, "", t, "key type not allowed")
-		ret(stack, int32(abi.StatusNotAllowed))
+	k, st := h.generate(rctx, t)
+	if st != abi.StatusOK {
+		ret(stack, int32(st))
 		return
 	}
-	if h.ids != nil {
-		h.refuse(rctx, fn, "", t, "key ids are fixed by policy")
-		ret(stack, int32(abi.StatusNotAllowed))
-		return
-	}
-	k, err := h.s.GenerateKey(rctx, t)
-	if err != nil {
-		ret(stack, int32(h.fail(rctx, fn, err)))
-		return
-	}
-	if len(k.ID) > abi.MaxKeyIDBytes || len(k.PublicKey) > abi.MaxPublicKeyBytes {
-		h.logf(rctx, slog.LevelError, "signing backend returned a key over the ABI limits", "host_function", fn, "key_type", string(t), "key_id_bytes", len(k.ID), "public_key_bytes", len(k.PublicKey))
-		ret(stack, int32(abi.StatusUnavailable))
-		return
-	}
-	h.remember(k.ID, t)
 	b := abi.AppendKeyInfo(make([]byte, 0, 8+len(k.ID)+len(k.PublicKey)), k.ID, k.PublicKey)
 	ret(stack, write(mem, outPtr, b))
 }
 
+// generate is the core of key_generate, once its arguments are decoded:
+// the policy, the backend, and the ABI's limits on the key it answers.
+func (h *signer) generate(ctx context.Context, t signing.KeyType) (signing.Key, abi.Status) {
+	const fn = abi.ImportKeyGenerate
+	if !h.typeAllowed(t) {
+		h.refuse(ctx, fn, "", t, "key type not allowed")
+		return signing.Key{}, abi.StatusNotAllowed
+	}
+	if h.ids != nil {
+		h.refuse(ctx, fn, "", t, "key ids are fixed by policy")
+		return signing.Key{}, abi.StatusNotAllowed
+	}
+	k, err := h.s.GenerateKey(ctx, t)
+	if err != nil {
+		return signing.Key{}, h.fail(ctx, fn, err)
+	}
+	if len(k.ID) > abi.MaxKeyIDBytes || len(k.PublicKey) > abi.MaxPublicKeyBytes {
+		h.logf(ctx, slog.LevelError, "signing backend returned a key over the ABI limits", "host_function", fn, "key_type", string(t), "key_id_bytes", len(k.ID), "public_key_bytes", len(k.PublicKey))
+		return signing.Key{}, abi.StatusUnavailable
+	}
+	h.remember(k.ID, t)
+	return k, abi.StatusOK
+}
+
 // keyList implements oso.key_list(type, out_ptr, out_cap).
 func (h *signer) keyList(ctx context.Context, mod api.Module, stack []uint64) {
-	const fn = abi.ImportKeyList
 	rctx, t, mem, outPtr, outCap, st := typedOut(ctx, mod, stack)
 	if st != abi.StatusOK {
 		ret(stack, int32(st))
 		return
 	}
-	if !h.typeAllowed(t) {
-		h.refuse(rctx, fn, "", t, "key type not allowed")
-		ret(stack, int32(abi.StatusNotAllowed))
-		return
-	}
-	ids, err := h.s.ListKeys(rctx, t)
-	if err != nil {
-		ret(stack, int32(h.fail(rctx, fn, err)))
+	ids, st := h.list(rctx, t)
+	if st != abi.StatusOK {
+		ret(stack, int32(st))
 		return
 	}
 	if outCap < 4 {
@@ -189,28 +192,44 @@ func (h *signer) keyList(ctx context.Context, mod api.Module, stack []uint64) {
 	for _, id := range ids {
 		size += 4 + len(id)
 	}
-	b := make([]byte, 4, min(size, int(outCap)))
-	n := 0
+	if size > int(outCap) {
+		ret(stack, int32(abi.StatusTooSmall)) // nothing written
+		return
+	}
+	b := make([]byte, 4, size)
+	for _, id := range ids {
+		b = abi.AppendString(b, id)
+	}
+	binary.LittleEndian.PutUint32(b, uint32(len(ids)))
+	ret(stack, write(mem, outPtr, b))
+}
+
+// list is the core of key_list: the policy, the backend, and the ids a
+// plugin may see, in the backend's (sorted) order.
+func (h *signer) list(ctx context.Context, t signing.KeyType) ([]string, abi.Status) {
+	const fn = abi.ImportKeyList
+	if !h.typeAllowed(t) {
+		h.refuse(ctx, fn, "", t, "key type not allowed")
+		return nil, abi.StatusNotAllowed
+	}
+	ids, err := h.s.ListKeys(ctx, t)
+	if err != nil {
+		return nil, h.fail(ctx, fn, err)
+	}
+	// A new slice: the backend's is not ours to change.
+	out := make([]string, 0, len(ids))
 	for _, id := range ids {
 		// An id longer than the ABI allows could never be named by the
 		// guest; one outside the policy must not be seen.
-		if len(id) > abi.MaxKeyIDBytes || !h.idAllowed(id) {
-			continue
+		if len(id) <= abi.MaxKeyIDBytes && h.idAllowed(id) {
+			out = append(out, id)
 		}
-		if len(b)+4+len(id) > int(outCap) {
-			ret(stack, int32(abi.StatusTooSmall)) // nothing written
-			return
-		}
-		b = abi.AppendString(b, id)
-		n++
 	}
-	binary.LittleEndian.PutUint32(b, uint32(n))
-	ret(stack, write(mem, outPtr, b))
+	return out, abi.StatusOK
 }
 
 // keyPublic implements oso.key_public(id_ptr, id_len, out_ptr, out_cap).
 func (h *signer) keyPublic(ctx context.Context, mod api.Module, stack []uint64) {
-	const fn = abi.ImportKeyPublic
 	rctx := plugin.CallContext(ctx)
 	if rctx == nil {
 		ret(stack, int32(abi.StatusNotAllowed))
@@ -228,26 +247,9 @@ func (h *signer) keyPublic(ctx context.Context, mod api.Module, stack []uint64) 
 		ret(stack, int32(st))
 		return
 	}
-	if !h.idAllowed(id) {
-		h.refuse(rctx, fn, id, "", "key id not allowed")
-		ret(stack, int32(abi.StatusNotAllowed))
-		return
-	}
-	k, err := h.s.PublicKey(rctx, id)
-	if err != nil {
-		ret(stack, int32(h.fail(rctx, fn, err)))
-		return
-	}
-	at, ok := fromKeyType(k.Type)
-	if !ok || len(k.PublicKey) > abi.MaxPublicKeyBytes {
-		h.logf(rctx, slog.LevelError, "signing backend returned a key the ABI cannot describe", "host_function", fn, "key_id", id, "key_type", string(k.Type), "public_key_bytes", len(k.PublicKey))
-		ret(stack, int32(abi.StatusUnavailable))
-		return
-	}
-	h.remember(id, k.Type)
-	if !h.typeAllowed(k.Type) {
-		h.refuse(rctx, fn, id, k.Type, "key type not allowed")
-		ret(stack, int32(abi.StatusNotAllowed))
+	k, at, st := h.public(rctx, id)
+	if st != abi.StatusOK {
+		ret(stack, int32(st))
 		return
 	}
 	if 8+len(k.PublicKey) > int(outCap) {
@@ -258,10 +260,38 @@ func (h *signer) keyPublic(ctx context.Context, mod api.Module, stack []uint64) 
 	ret(stack, write(mem, outPtr, b))
 }
 
+// public is the core of key_public: the id's length and the policy on it,
+// the backend, the ABI's limits on its answer, and the policy on the key's
+// type.
+func (h *signer) public(ctx context.Context, id string) (signing.Key, abi.KeyType, abi.Status) {
+	const fn = abi.ImportKeyPublic
+	if len(id) > abi.MaxKeyIDBytes {
+		return signing.Key{}, 0, abi.StatusTooLarge
+	}
+	if !h.idAllowed(id) {
+		h.refuse(ctx, fn, id, "", "key id not allowed")
+		return signing.Key{}, 0, abi.StatusNotAllowed
+	}
+	k, err := h.s.PublicKey(ctx, id)
+	if err != nil {
+		return signing.Key{}, 0, h.fail(ctx, fn, err)
+	}
+	at, ok := fromKeyType(k.Type)
+	if !ok || len(k.PublicKey) > abi.MaxPublicKeyBytes {
+		h.logf(ctx, slog.LevelError, "signing backend returned a key the ABI cannot describe", "host_function", fn, "key_id", id, "key_type", string(k.Type), "public_key_bytes", len(k.PublicKey))
+		return signing.Key{}, 0, abi.StatusUnavailable
+	}
+	h.remember(id, k.Type)
+	if !h.typeAllowed(k.Type) {
+		h.refuse(ctx, fn, id, k.Type, "key type not allowed")
+		return signing.Key{}, 0, abi.StatusNotAllowed
+	}
+	return k, at, abi.StatusOK
+}
+
 // sign implements oso.sign(id_ptr, id_len, data_ptr, data_len, out_ptr,
 // out_cap).
 func (h *signer) sign(ctx context.Context, mod api.Module, stack []uint64) {
-	const fn = abi.ImportSign
 	rctx := plugin.CallContext(ctx)
 	if rctx == nil {
 		ret(stack, int32(abi.StatusNotAllowed))
@@ -291,28 +321,38 @@ func (h *signer) sign(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	// Copies: the signer may keep what it is given (audit) and must not
 	// see guest memory.
-	id := string(idv)
-	data := bytes.Clone(datav)
-	if st := h.allowed(rctx, fn, id); st != abi.StatusOK {
+	sig, st := h.signOne(rctx, string(idv), bytes.Clone(datav))
+	if st != abi.StatusOK {
 		ret(stack, int32(st))
-		return
-	}
-	sig, err := h.s.Sign(rctx, id, data)
-	if err != nil {
-		ret(stack, int32(h.fail(rctx, fn, err)))
-		return
-	}
-	if len(sig) != abi.SignatureBytes {
-		h.logf(rctx, slog.LevelError, "signing backend returned a signature of the wrong size", "host_function", fn, "key_id", id, "bytes", len(sig))
-		ret(stack, int32(abi.StatusUnavailable))
 		return
 	}
 	ret(stack, write(mem, outPtr, sig))
 }
 
+// signOne is the core of sign: the lengths, the policy, the backend, and
+// the size of the signature it answers. data must be the caller's own
+// copy: the signer may keep it.
+func (h *signer) signOne(ctx context.Context, id string, data []byte) ([]byte, abi.Status) {
+	const fn = abi.ImportSign
+	if len(id) > abi.MaxKeyIDBytes || len(data) > abi.MaxSignDataBytes {
+		return nil, abi.StatusTooLarge
+	}
+	if st := h.allowed(ctx, fn, id); st != abi.StatusOK {
+		return nil, st
+	}
+	sig, err := h.s.Sign(ctx, id, data)
+	if err != nil {
+		return nil, h.fail(ctx, fn, err)
+	}
+	if len(sig) != abi.SignatureBytes {
+		h.logf(ctx, slog.LevelError, "signing backend returned a signature of the wrong size", "host_function", fn, "key_id", id, "bytes", len(sig))
+		return nil, abi.StatusUnavailable
+	}
+	return sig, abi.StatusOK
+}
+
 // signMany implements oso.sign_many(in_ptr, in_len, out_ptr, out_cap).
 func (h *signer) signMany(ctx context.Context, mod api.Module, stack []uint64) {
-	const fn = abi.ImportSignMany
 	rctx := plugin.CallContext(ctx)
 	if rctx == nil {
 		ret(stack, int32(abi.StatusNotAllowed))
@@ -343,76 +383,30 @@ func (h *signer) signMany(ctx context.Context, mod api.Module, stack []uint64) {
 		ret(stack, int32(abi.StatusTooSmall))
 		return
 	}
-	// One copy of the whole input; the requests are views into it.
+	// One copy of the whole input; the requests' data are views into it.
 	in := bytes.Clone(inv)
 	r, _ = abi.NewSignRequestReader(in)
-	status := make([]abi.Status, n)
 	reqs := make([]signing.SignRequest, 0, n)
-	idx := make([]int, 0, n) // reqs[k] answers request idx[k]
-	var refusedID string
-	refused := 0
-	// A batch usually names one key: convert and check each run of the
-	// same id once.
-	prev, prevSt, started := "", abi.StatusOK, false
-	for i := 0; ; i++ {
+	prev := ""
+	for {
 		idv, data, ok := r.Next()
 		if !ok {
 			break
 		}
-		if len(idv) > abi.MaxKeyIDBytes || len(data) > abi.MaxSignDataBytes {
-			status[i] = abi.StatusTooLarge
-			continue
+		// A batch usually names one key: one string per run of an id.
+		if len(reqs) == 0 || string(idv) != prev {
+			prev = string(idv)
 		}
-		if !started || string(idv) != prev {
-			prev, started = string(idv), true
-			prevSt = h.allowedQuiet(rctx, prev)
-		}
-		id := prev
-		if st := prevSt; st != abi.StatusOK {
-			status[i] = st
-			if st == abi.StatusNotAllowed {
-				if refused == 0 {
-					refusedID = id
-				}
-				refused++
-			}
-			continue
-		}
-		reqs = append(reqs, signing.SignRequest{KeyID: id, Data: data})
-		idx = append(idx, i)
+		reqs = append(reqs, signing.SignRequest{KeyID: prev, Data: data})
 	}
 	if r.Err() != nil {
 		ret(stack, int32(abi.StatusBadArgument))
 		return
 	}
-	if refused > 0 {
-		h.refuse(rctx, fn, refusedID, h.cachedType(refusedID), "key not allowed", "refused_requests", refused)
-	}
-	var results []signing.SignResult
-	if len(reqs) > 0 {
-		results, err = h.s.SignMany(rctx, reqs)
-		if err != nil {
-			ret(stack, int32(h.fail(rctx, fn, err)))
-			return
-		}
-		if len(results) != len(reqs) {
-			h.logf(rctx, slog.LevelError, "signing backend answered a batch with the wrong number of results", "host_function", fn, "requests", len(reqs), "results", len(results))
-			ret(stack, int32(abi.StatusUnavailable))
-			return
-		}
-	}
-	sigs := make([][]byte, n)
-	for k, res := range results {
-		i := idx[k]
-		switch {
-		case res.Err != nil:
-			status[i] = h.fail(rctx, fn, res.Err)
-		case len(res.Signature) != abi.SignatureBytes:
-			h.logf(rctx, slog.LevelError, "signing backend returned a signature of the wrong size", "host_function", fn, "key_id", reqs[k].KeyID, "bytes", len(res.Signature))
-			status[i] = abi.StatusUnavailable
-		default:
-			sigs[i] = res.Signature
-		}
+	status, sigs, st := h.signBatch(rctx, reqs)
+	if st != abi.StatusOK {
+		ret(stack, int32(st))
+		return
 	}
 	out := make([]byte, 0, abi.SignManyOutputBytes(n))
 	out = abi.AppendU32(out, uint32(n))
@@ -420,6 +414,77 @@ func (h *signer) signMany(ctx context.Context, mod api.Module, stack []uint64) {
 		out = abi.AppendSignResult(out, status[i], sigs[i])
 	}
 	ret(stack, write(mem, outPtr, out))
+}
+
+// signBatch is the core of sign_many: the batch's size, then for each
+// request its lengths and the policy, then one backend call for the
+// requests left, and the size of each signature. It answers one status
+// and one signature (nil on failure) per request, in order, or a status
+// for the batch as a whole. The requests' data must be the caller's own
+// copies: the signer may keep them.
+func (h *signer) signBatch(ctx context.Context, reqs []signing.SignRequest) ([]abi.Status, [][]byte, abi.Status) {
+	const fn = abi.ImportSignMany
+	n := len(reqs)
+	if n > abi.MaxSignBatch {
+		return nil, nil, abi.StatusTooLarge
+	}
+	status := make([]abi.Status, n)
+	todo := make([]signing.SignRequest, 0, n)
+	idx := make([]int, 0, n) // todo[k] answers request idx[k]
+	var refusedID string
+	refused := 0
+	// A batch usually names one key: check each run of the same id once.
+	prev, prevSt, started := "", abi.StatusOK, false
+	for i, r := range reqs {
+		if len(r.KeyID) > abi.MaxKeyIDBytes || len(r.Data) > abi.MaxSignDataBytes {
+			status[i] = abi.StatusTooLarge
+			continue
+		}
+		if !started || r.KeyID != prev {
+			prev, started = r.KeyID, true
+			prevSt = h.allowedQuiet(ctx, prev)
+		}
+		if st := prevSt; st != abi.StatusOK {
+			status[i] = st
+			if st == abi.StatusNotAllowed {
+				if refused == 0 {
+					refusedID = r.KeyID
+				}
+				refused++
+			}
+			continue
+		}
+		todo = append(todo, r)
+		idx = append(idx, i)
+	}
+	if refused > 0 {
+		h.refuse(ctx, fn, refusedID, h.cachedType(refusedID), "key not allowed", "refused_requests", refused)
+	}
+	sigs := make([][]byte, n)
+	if len(todo) == 0 {
+		return status, sigs, abi.StatusOK
+	}
+	results, err := h.s.SignMany(ctx, todo)
+	if err != nil {
+		return nil, nil, h.fail(ctx, fn, err)
+	}
+	if len(results) != len(todo) {
+		h.logf(ctx, slog.LevelError, "signing backend answered a batch with the wrong number of results", "host_function", fn, "requests", len(todo), "results", len(results))
+		return nil, nil, abi.StatusUnavailable
+	}
+	for k, res := range results {
+		i := idx[k]
+		switch {
+		case res.Err != nil:
+			status[i] = h.fail(ctx, fn, res.Err)
+		case len(res.Signature) != abi.SignatureBytes:
+			h.logf(ctx, slog.LevelError, "signing backend returned a signature of the wrong size", "host_function", fn, "key_id", todo[k].KeyID, "bytes", len(res.Signature))
+			status[i] = abi.StatusUnavailable
+		default:
+			sigs[i] = res.Signature
+		}
+	}
+	return status, sigs, abi.StatusOK
 }
 
 // typeAllowed reports whether the policy allows key type t.

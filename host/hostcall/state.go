@@ -32,7 +32,10 @@ const DefaultMaxListKeys = 10_000
 // [plugin.CallContext]); without one (no export call running, or a call
 // the host runs without state, such as during "init") they answer
 // abi.StatusNotAllowed, reads included. A transaction begun read-only
-// answers abi.StatusNotAllowed to kv_put and kv_delete.
+// answers abi.StatusNotAllowed to kv_put and kv_delete. Each function has
+// an Extism form too ([plugin.HostFunction].Extism; the contract is in
+// extism.go), which finds the transaction in the context it is given,
+// with the same limits, logging and statuses.
 //
 // log receives storage failures (never keys or values), at a bounded
 // rate; nil discards them. The functions are safe for concurrent use by
@@ -46,10 +49,10 @@ func State(log *slog.Logger, lim StateLimits) []plugin.HostFunction {
 	}
 	h := &stateFuncs{maxList: lim.MaxListKeys, limitedLog: newLimitedLog(log)}
 	return []plugin.HostFunction{
-		hostFunction(abi.ImportKVGet, 4, h.get),
-		hostFunction(abi.ImportKVPut, 4, h.put),
-		hostFunction(abi.ImportKVDelete, 2, h.delete),
-		hostFunction(abi.ImportKVList, 6, h.list),
+		withExtism(hostFunction(abi.ImportKVGet, 4, h.get), h.getJSON, extismSmallRequest),
+		withExtism(hostFunction(abi.ImportKVPut, 4, h.put), h.putJSON, extismKVPutRequest),
+		withExtism(hostFunction(abi.ImportKVDelete, 2, h.delete), h.deleteJSON, extismSmallRequest),
+		withExtism(hostFunction(abi.ImportKVList, 6, h.list), h.listJSON, extismSmallRequest),
 	}
 }
 
@@ -97,17 +100,31 @@ func (h *stateFuncs) get(ctx context.Context, mod api.Module, stack []uint64) {
 		ret(stack, int32(st))
 		return
 	}
-	v, ok, err := t.Get(rctx, k)
+	v, st := h.getValue(rctx, t, k)
 	switch {
-	case err != nil:
-		ret(stack, int32(h.status(rctx, abi.ImportKVGet, err)))
-	case !ok:
-		ret(stack, int32(abi.StatusNotFound))
+	case st != abi.StatusOK:
+		ret(stack, int32(st))
 	case int64(len(v)) > int64(outCap):
 		ret(stack, int32(len(v))) // nothing written: the guest retries with this size
 	default:
 		ret(stack, write(mem, outPtr, v))
 	}
+}
+
+// getValue is the core of kv_get: the key's length, then the read. The
+// value must not be modified.
+func (h *stateFuncs) getValue(ctx context.Context, t *state.Txn, k string) ([]byte, abi.Status) {
+	if len(k) > abi.MaxKVKeyBytes {
+		return nil, abi.StatusTooLarge
+	}
+	v, ok, err := t.Get(ctx, k)
+	switch {
+	case err != nil:
+		return nil, h.status(ctx, abi.ImportKVGet, err)
+	case !ok:
+		return nil, abi.StatusNotFound
+	}
+	return v, abi.StatusOK
 }
 
 // put implements oso.kv_put(key_ptr, key_len, val_ptr, val_len).
@@ -130,11 +147,19 @@ func (h *stateFuncs) put(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	// Put copies the value before it reads anything: no view of guest
 	// memory is held across the store.
-	if err := t.Put(rctx, k, v); err != nil {
-		ret(stack, int32(h.status(rctx, abi.ImportKVPut, err)))
-		return
+	ret(stack, int32(h.putValue(rctx, t, k, v)))
+}
+
+// putValue is the core of kv_put: the lengths, then the write. The value
+// is copied before anything else is read.
+func (h *stateFuncs) putValue(ctx context.Context, t *state.Txn, k string, v []byte) abi.Status {
+	if len(k) > abi.MaxKVKeyBytes || len(v) > abi.MaxKVValueBytes {
+		return abi.StatusTooLarge
 	}
-	ret(stack, int32(abi.StatusOK))
+	if err := t.Put(ctx, k, v); err != nil {
+		return h.status(ctx, abi.ImportKVPut, err)
+	}
+	return abi.StatusOK
 }
 
 // delete implements oso.kv_delete(key_ptr, key_len).
@@ -149,15 +174,23 @@ func (h *stateFuncs) delete(ctx context.Context, mod api.Module, stack []uint64)
 		ret(stack, int32(st))
 		return
 	}
-	existed, err := t.Delete(rctx, k)
+	ret(stack, int32(h.deleteKey(rctx, t, k)))
+}
+
+// deleteKey is the core of kv_delete: the key's length, then the delete;
+// StatusNotFound when the key was absent.
+func (h *stateFuncs) deleteKey(ctx context.Context, t *state.Txn, k string) abi.Status {
+	if len(k) > abi.MaxKVKeyBytes {
+		return abi.StatusTooLarge
+	}
+	existed, err := t.Delete(ctx, k)
 	switch {
 	case err != nil:
-		ret(stack, int32(h.status(rctx, abi.ImportKVDelete, err)))
+		return h.status(ctx, abi.ImportKVDelete, err)
 	case !existed:
-		ret(stack, int32(abi.StatusNotFound))
-	default:
-		ret(stack, int32(abi.StatusOK))
+		return abi.StatusNotFound
 	}
+	return abi.StatusOK
 }
 
 // list implements oso.kv_list(prefix_ptr, prefix_len, after_ptr,
@@ -190,7 +223,7 @@ func (h *stateFuncs) list(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	b := make([]byte, 4, min(int(outCap), 64<<10))
 	n, tooSmall := 0, false
-	err := t.Keys(rctx, prefix, after, func(k string) bool {
+	st = h.keys(rctx, t, prefix, after, func(k string) bool {
 		if n >= h.maxList {
 			return false
 		}
@@ -203,14 +236,28 @@ func (h *stateFuncs) list(ctx context.Context, mod api.Module, stack []uint64) {
 		return true
 	})
 	switch {
-	case err != nil:
-		ret(stack, int32(h.status(rctx, abi.ImportKVList, err)))
+	case st != abi.StatusOK:
+		ret(stack, int32(st))
 	case tooSmall:
 		ret(stack, int32(abi.StatusTooSmall))
 	default:
 		binary.LittleEndian.PutUint32(b, uint32(n))
 		ret(stack, write(mem, outPtr, b))
 	}
+}
+
+// keys is the core of kv_list: the lengths of prefix and after, then the
+// listing, which calls fn with each key that starts with prefix and sorts
+// after after, in byte order, until fn returns false. Bounding the keys of
+// one call is fn's part.
+func (h *stateFuncs) keys(ctx context.Context, t *state.Txn, prefix, after string, fn func(k string) bool) abi.Status {
+	if len(prefix) > abi.MaxKVKeyBytes || len(after) > abi.MaxKVKeyBytes {
+		return abi.StatusTooLarge
+	}
+	if err := t.Keys(ctx, prefix, after, fn); err != nil {
+		return h.status(ctx, abi.ImportKVList, err)
+	}
+	return abi.StatusOK
 }
 
 // status maps a state error to the status the guest sees. Storage
