@@ -82,6 +82,46 @@ func TestCLI_Inspect(t *testing.T) {
 	}
 }
 
+// TestCLI_CallExtism calls exports of an Extism-ABI module, component
+// ones and others, as `extism call` would.
+func TestCLI_CallExtism(t *testing.T) {
+	wasm := filepath.Join("..", "..", "host", "plugin", "testdata", "extism.wasm")
+	code, out, errs := runCLI(t, nil, "call", wasm, "status")
+	if code != 0 || strings.TrimSpace(out) != `{"status_code":200,"status":"OK","errors":[],"abi":"extism"}` {
+		t.Fatalf("status: %d %s %s", code, out, errs)
+	}
+	// to_isv gets the validated DocumentList as JSON; this module echoes it.
+	code, out, errs = runCLI(t, nil, "call", wasm, "to_isv", "--input", `{"count":1,"documents":[{"id":"a","content":"b"}]}`)
+	if code != 0 || strings.TrimSpace(out) != `{"documents":[{"id":"a","content":"b","metadata":""}],"count":1}` {
+		t.Fatalf("to_isv: %d %s %s", code, out, errs)
+	}
+	// Any other export gets --input as it is, and its output is printed raw.
+	code, out, errs = runCLI(t, nil, "call", wasm, "sign", "--input", `{"key_id":"none","data":"AA=="}`)
+	if code != 0 || !strings.Contains(out, `"name":"not_found"`) {
+		t.Fatalf("sign through the host: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := runCLI(t, nil, "call", wasm, "fail"); code != 1 || !strings.Contains(errs, "guest error 503: backend busy, retry later") {
+		t.Fatalf("fail: %d %s", code, errs)
+	}
+	if code, _, errs := runCLI(t, nil, "call", wasm, "trap"); code != 1 || !strings.Contains(errs, "trapped") {
+		t.Fatalf("trap: %d %s", code, errs)
+	}
+	// Any Extism plugin, even one that is no OSO component, runs as
+	// `extism call` runs it: here count_vowels of Extism's Rust PDK.
+	vowels := filepath.Join("..", "..", "bench", "testdata", "extism", "count_vowels.wasm")
+	code, out, errs = runCLI(t, nil, "call", vowels, "count_vowels", "--input", "Hello World")
+	if code != 0 || strings.TrimSpace(out) != `{"count":3,"total":3,"vowels":"aeiouAEIOU"}` {
+		t.Fatalf("count_vowels: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := runCLI(t, nil, "call", vowels, "status"); code != 1 || !strings.Contains(errs, `missing export "status"`) {
+		t.Fatalf("status of a module that is no component: %d %s", code, errs)
+	}
+	code, out, errs = runCLI(t, nil, "inspect", wasm)
+	if code != 0 || !strings.Contains(out, "abi:      extism") || !strings.Contains(out, "servable through the Extism compatibility path") {
+		t.Fatalf("inspect: %d %s %s", code, out, errs)
+	}
+}
+
 func TestCLI_Call(t *testing.T) {
 	wasm := plugintest.Path(t, "queue")
 	code, out, errs := runCLI(t, nil, "call", wasm, "status")
@@ -92,9 +132,24 @@ func TestCLI_Call(t *testing.T) {
 	if err := os.WriteFile(in, []byte(`{"documents":[{"id":"a","content":"x","metadata":{"k":1}}],"count":1}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errs = runCLI(t, nil, "call", wasm, "to_isv", "--input", in)
+	code, out, errs = runCLI(t, nil, "call", wasm, "to_isv", "--input", "@"+in)
 	if code != 0 || !strings.Contains(out, `"accepted":1`) {
 		t.Fatalf("call to_isv: %d %s %s", code, out, errs)
+	}
+	code, out, errs = runCLI(t, nil, "call", wasm, "to_isv", "--input", `{"documents":[],"count":0}`)
+	if code != 0 || !strings.Contains(out, `"accepted":0`) {
+		t.Fatalf("call to_isv with literal input: %d %s %s", code, out, errs)
+	}
+	// A file name without @ is data, and not a DocumentList: the error
+	// says how to read the file.
+	if code, _, errs := runCLI(t, nil, "call", wasm, "to_isv", "--input", in); code != 1 || !strings.Contains(errs, "--input @"+in) {
+		t.Fatalf("file name as input: %d %s", code, errs)
+	}
+	if code, _, errs := runCLI(t, nil, "call", wasm, "no_such_export"); code != 1 || !strings.Contains(errs, "no such export") {
+		t.Fatalf("unknown export: %d %s", code, errs)
+	}
+	if code, _, errs := runCLI(t, nil, "call", wasm, "status", "--keystore", t.TempDir()); code != 2 || !strings.Contains(errs, "--audit") {
+		t.Fatalf("keystore without audit: %d %s", code, errs)
 	}
 	// Each call is a fresh instance: the queue starts empty.
 	code, out, _ = runCLI(t, nil, "call", wasm, "to_oso")
@@ -106,10 +161,10 @@ func TestCLI_Call(t *testing.T) {
 	}
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	os.WriteFile(bad, []byte(`{"documents":[{"id":1}],"count":1}`), 0o600)
-	if code, _, errs := runCLI(t, nil, "call", wasm, "to_isv", "--input", bad); code != 1 || !strings.Contains(errs, "documents[0].id") {
+	if code, _, errs := runCLI(t, nil, "call", wasm, "to_isv", "--input", "@"+bad); code != 1 || !strings.Contains(errs, "documents[0].id") {
 		t.Fatalf("invalid input: %d %s", code, errs)
 	}
-	if code, _, errs := runCLI(t, nil, "call", plugintest.Path(t, "testguest"), "to_isv", "--input", writeDoc(t, "trap")); code != 1 || !strings.Contains(errs, "trapped") {
+	if code, _, errs := runCLI(t, nil, "call", plugintest.Path(t, "testguest"), "to_isv", "--input", "@"+writeDoc(t, "trap")); code != 1 || !strings.Contains(errs, "trapped") {
 		t.Fatalf("trap: %d %s", code, errs)
 	}
 }

@@ -55,9 +55,14 @@ func cmdInspect(ctx context.Context, args, _ []string, stdout, stderr io.Writer)
 			}
 			fmt.Fprintf(stdout, "  %s.%s %s%s\n", i.Module, i.Name, i.Sig, mark)
 		}
-		if len(problems) == 0 {
+		switch {
+		case len(problems) > 0:
+		case info.ABI == plugin.ABIExtism:
+			fmt.Fprintln(stdout, "status:   ok: servable through the Extism compatibility path (docs/abi-extism.md)")
+		default:
 			fmt.Fprintf(stdout, "status:   ok: servable as native OSO ABI v%d\n", abi.Version)
-		} else {
+		}
+		if len(problems) > 0 {
 			fmt.Fprintln(stdout, "problems:")
 			for _, p := range problems {
 				fmt.Fprintf(stdout, "  - %s\n", p)

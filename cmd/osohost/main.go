@@ -34,7 +34,7 @@ func commands() []command {
 		{"certs", "certs dev --out DIR", "generate a development PKI (CA, server and client certificates)", cmdCerts},
 		{"fingerprint", "fingerprint CERT.pem...", "print the SHA256 fingerprint an allowlist holds for a certificate", cmdFingerprint},
 		{"inspect", "inspect PLUGIN.wasm", "show a module's ABI, exports, imports and what is missing", cmdInspect},
-		{"call", "call PLUGIN.wasm status|to_oso|to_isv [--input FILE]", "run one export without a server", cmdCall},
+		{"call", "call PLUGIN.wasm EXPORT [--input TEXT|@FILE|-]", "run one export without a server (any export, like extism call)", cmdCall},
 		{"keys", "keys generate|list [--type T] | pubkey ID", "manage keys of the configured signing backend", cmdKeys},
 		{"plugin", "plugin keygen|sign|verify|hash", "sign plugin modules and check them against the integrity policy", cmdPlugin},
 		{"route", "route sign|verify [flags]", "mint or check a signed route token (OSEP-0011 short or strong)", cmdRoute},
