@@ -143,7 +143,7 @@ bench-go: guests
 	OSOHOST_GUESTS=$(abspath $(GUESTDIR)) $(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench/ ./host/plugin/... ./host/schema/ | tee $(BUILD)/bench.txt
 
 # Guests in C, Rust and AssemblyScript (guest-sdk/c, guest-sdk/rust,
-# guest-sdk/assemblyscript; docs/guest-*.md) and a plugin built with
+# guest-sdk/assemblyscript; docs/guest-*.md) and two plugins built with
 # Extism's AssemblyScript PDK. `make examples-all` builds them all into
 # $(GUESTDIR); each target stops with the package to install when its
 # toolchain is missing. `make guest-sdk-tests` runs the SDKs' own unit
@@ -156,13 +156,15 @@ AS_SDK     := guest-sdk/assemblyscript
 ASC        := $(AS_SDK)/node_modules/.bin/asc
 ASC_FLAGS  := --config $(AS_SDK)/asconfig.json --use abort=$(AS_SDK)/assembly/abort/osoAbort
 EXTISM_AS  := examples/extism-as
+SIGNER_EXTISM := examples/signer-extism
 
-.PHONY: examples-all examples-c examples-rust examples-as examples-extism-as guest-sdk-tests
-examples-all: examples-c examples-rust examples-as examples-extism-as
+.PHONY: examples-all examples-c examples-rust examples-as examples-extism-as examples-signer-extism guest-sdk-tests
+examples-all: examples-c examples-rust examples-as examples-extism-as examples-signer-extism
 examples-c: $(GUESTDIR)/signer-c.wasm
 examples-rust: $(GUESTDIR)/signer-rust.wasm
 examples-as: $(GUESTDIR)/signer-as.wasm
 examples-extism-as: $(GUESTDIR)/extism-as.wasm
+examples-signer-extism: $(GUESTDIR)/signer-extism.wasm
 
 need-clang = @command -v $(WASI_CC) >/dev/null && test -f /usr/include/wasm32-wasi/stdlib.h || { echo "clang for wasm32-wasi is missing: apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32"; exit 1; }
 need-rustc = @test -d "$$($(RUSTC) --print target-libdir --target wasm32-wasi 2>/dev/null)" || { echo "rustc with the wasm32-wasi standard library is missing: apt-get install rustc libstd-rust-dev-wasm32 (RUSTC=$(RUSTC); rustup's toolchain has no wasm32-wasi target here)"; exit 1; }
@@ -199,6 +201,15 @@ $(EXTISM_AS)/node_modules/.bin/asc: $(EXTISM_AS)/package.json $(EXTISM_AS)/packa
 $(GUESTDIR)/extism-as.wasm: $(EXTISM_AS)/assembly/*.ts $(EXTISM_AS)/node_modules/.bin/asc
 	@mkdir -p $(GUESTDIR)
 	cd $(EXTISM_AS) && node_modules/.bin/asc assembly/index.ts -O3 --runtime incremental --use abort=assembly/index/abort -o $(abspath $@)
+
+$(SIGNER_EXTISM)/node_modules/.bin/asc: $(SIGNER_EXTISM)/package.json $(SIGNER_EXTISM)/package-lock.json
+	$(need-npm)
+	cd $(SIGNER_EXTISM) && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+$(GUESTDIR)/signer-extism.wasm: $(SIGNER_EXTISM)/assembly/*.ts $(SIGNER_EXTISM)/node_modules/.bin/asc
+	@mkdir -p $(GUESTDIR)
+	cd $(SIGNER_EXTISM) && node_modules/.bin/asc assembly/index.ts -O3 --runtime incremental --use abort=assembly/index/abort -o $(abspath $@)
 
 guest-sdk-tests: $(ASC)
 	@mkdir -p $(BUILD)/sdk-tests
