@@ -16,6 +16,13 @@ import (
 // extismPlugin instantiates one of the Extism-built plugins of
 // testdata/extism with extism/go-sdk, the way its own benchmarks do.
 func extismPlugin(b *testing.B, file string) *extism.Plugin {
+	return extismPluginTimeout(b, file, 0)
+}
+
+// extismPluginTimeout is extismPlugin with the manifest's Timeout, in
+// milliseconds: go-sdk then runs every call under a deadline, as osohost
+// always does.
+func extismPluginTimeout(b *testing.B, file string, timeoutMS uint64) *extism.Plugin {
 	b.Helper()
 	ctx := context.Background()
 	wasm, err := os.ReadFile(filepath.Join("testdata", "extism", file))
@@ -24,7 +31,7 @@ func extismPlugin(b *testing.B, file string) *extism.Plugin {
 	}
 	cache := wazero.NewCompilationCache()
 	b.Cleanup(func() { cache.Close(ctx) })
-	cp, err := extism.NewCompiledPlugin(ctx, extism.Manifest{Wasm: []extism.Wasm{extism.WasmData{Data: wasm}}},
+	cp, err := extism.NewCompiledPlugin(ctx, extism.Manifest{Wasm: []extism.Wasm{extism.WasmData{Data: wasm}}, Timeout: timeoutMS},
 		extism.PluginConfig{EnableWasi: true, RuntimeConfig: wazero.NewRuntimeConfig().WithCompilationCache(cache)}, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -76,6 +83,27 @@ func BenchmarkExtism(b *testing.B) {
 			reportCPU(b, cpu0, n)
 		})
 	}
+}
+
+// BenchmarkExtismTimeout is BenchmarkExtism/call=echo1KiB with go-sdk's
+// own call deadline (Manifest.Timeout, one minute): what a deadline costs
+// on this path whoever sets it.
+func BenchmarkExtismTimeout(b *testing.B) {
+	kib := oneKiB()
+	p := extismPluginTimeout(b, "replace.wasm", 60_000)
+	if rc, out, err := p.Call("run_test", kib); err != nil || rc != 0 || !bytes.Equal(out, kib) {
+		b.Fatalf("run_test: rc %d, %d bytes, %v", rc, len(out), err)
+	}
+	b.SetBytes(int64(len(kib)))
+	b.ReportAllocs()
+	cpu0, n := cpuTime(), 0
+	for b.Loop() {
+		if _, _, err := p.Call("run_test", kib); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	reportCPU(b, cpu0, n)
 }
 
 // BenchmarkExtismPool makes the calls of BenchmarkExtism through osohost's
