@@ -440,28 +440,48 @@ func (s *Server) close(ctx context.Context) {
 // functions and the transaction each request's guest call runs in. With
 // STATE__BACKEND=none the functions refuse every call, so plugins that
 // import them still load.
+//
+// With signing on (s.audit, set by openSigning, which runs first), the
+// transaction also carries the call's audit records
+// (signing.WithAuditBatch): its Commit makes them durable before the state
+// commits and the response is written, its Rollback hands them to the log
+// without waiting (signing.AuditedTxn). Without state and signing there is
+// no transaction.
 func (s *Server) openState(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]plugin.HostFunction, func(context.Context) (context.Context, api.Txn), error) {
 	fns := hostcall.State(log, hostcall.StateLimits{})
-	if cfg.State.Backend == config.StateNone {
+	var ns *state.Namespace
+	if cfg.State.Backend != config.StateNone {
+		path := orRoot(cfg, cfg.State.Path, "state", "state.db")
+		st, err := state.Open(path, state.Options{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("host: state: %w", err)
+		}
+		s.state = st
+		ns, err = st.Namespace(ctx, cfg.App.Name, state.Limits{
+			MaxKeys: cfg.State.MaxKeys, MaxBytes: cfg.State.MaxBytes, MaxValueBytes: int(cfg.State.MaxValueBytes),
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("host: state: %w", err)
+		}
+		u := ns.Usage()
+		log.Info("state ready", "path", path, "namespace", ns.Name(), "keys", u.Keys, "bytes", u.Bytes)
+	}
+	audited := s.audit != nil
+	if ns == nil && !audited {
 		return fns, nil, nil
 	}
-	path := orRoot(cfg, cfg.State.Path, "state", "state.db")
-	st, err := state.Open(path, state.Options{})
-	if err != nil {
-		return nil, nil, fmt.Errorf("host: state: %w", err)
-	}
-	s.state = st
-	ns, err := st.Namespace(ctx, cfg.App.Name, state.Limits{
-		MaxKeys: cfg.State.MaxKeys, MaxBytes: cfg.State.MaxBytes, MaxValueBytes: int(cfg.State.MaxValueBytes),
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("host: state: %w", err)
-	}
-	u := ns.Usage()
-	log.Info("state ready", "path", path, "namespace", ns.Name(), "keys", u.Keys, "bytes", u.Bytes)
+	alog := s.log.With("logger", "osohost.signing")
 	return fns, func(ctx context.Context) (context.Context, api.Txn) {
-		t := ns.Begin()
-		return state.WithTxn(ctx, t), t
+		var t signing.Txn // nil without state
+		if ns != nil {
+			st := ns.Begin()
+			ctx, t = state.WithTxn(ctx, st), st
+		}
+		if !audited {
+			return ctx, t
+		}
+		ctx, b := signing.WithAuditBatch(ctx)
+		return ctx, signing.AuditedTxn(b, t, alog)
 	}, nil
 }
 

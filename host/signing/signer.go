@@ -4,6 +4,31 @@
 // WebAssembly or HTTP: host/hostcall turns guest calls into calls of a
 // [Signer], and every signature passes through the audit log ([Audited]).
 //
+// # Audit guarantee
+//
+// A signature reaches the client (a response) or the state only after its
+// audit record is durable; a signature made in a call that fails is
+// recorded too, without waiting. How:
+//
+//   - Outside a request (no [AuditBatch] in the context: `osohost call`,
+//     a plugin's status check during a reload, tests), [Audited] appends
+//     each record and returns the signature only once it is durable.
+//   - In a request, the host puts an [AuditBatch] in the guest call's
+//     context ([WithAuditBatch]); [Audited] adds the records to it and
+//     returns the signatures at once. The request's transaction
+//     ([AuditedTxn]) flushes the batch when the call succeeded, before it
+//     commits the state and before the response is written, so all the
+//     request's records share group commits with concurrent requests and
+//     no plugin instance waits for an fsync. When the call or the commit
+//     fails, its records are handed to the log without waiting
+//     ([AuditBatch.Enqueue]; bounded, and committed before the log
+//     closes).
+//
+// What a failing audit log costs: no response and no state for the
+// request (500), and later requests fail the same way until the host
+// reopens the log; records of failed calls that the log refuses are
+// logged as dropped.
+//
 // Keystores use the framework's layout, <dir>/<TYPE>/<uuid>.key|.pub, where
 // .key is an opaque wrapped blob and .pub the SubjectPublicKeyInfo DER.
 package signing

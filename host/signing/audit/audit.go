@@ -24,6 +24,13 @@ var (
 	ErrCorrupt   = errors.New("audit: log corrupt")
 	ErrInUse     = errors.New("audit: log in use by another process")
 	ErrBadRecord = errors.New("audit: invalid record")
+	// ErrBusy: [Log.Enqueue] found [MaxEnqueuedRecords] records already
+	// queued without a waiter. Nothing was queued.
+	ErrBusy = errors.New("audit: too many records queued")
+	// ErrUnconfirmed: the context of [Log.Append] ended after the records
+	// were queued. They become durable unless the log fails, but Append
+	// did not wait to confirm it. The error also matches the context's.
+	ErrUnconfirmed = errors.New("audit: append not confirmed")
 )
 
 // Options configure [Open]. The zero value is ready to use.
@@ -34,8 +41,10 @@ type Options struct {
 	// Now stamps records; nil means time.Now. Records of one group commit
 	// share one time.
 	Now func() time.Time
-	// Logger receives one warning when Open repairs a torn tail; nil
-	// discards it. Nothing else is logged, and never a record's content.
+	// Logger receives one warning when Open repairs a torn tail, and one
+	// error for every group commit that fails while it holds records
+	// handed to [Log.Enqueue] (nobody else would hear of their loss); nil
+	// discards them. Nothing else is logged, and never a record's content.
 	Logger *slog.Logger
 
 	// syncHook, when set, runs in place of fsync (tests only).
@@ -57,6 +66,9 @@ type Stats struct {
 	Records uint64 // records made durable
 	Syncs   uint64 // fsync calls (one per group commit)
 	Pending int    // records queued and not yet durable, now
+	// Lost counts records handed to [Log.Enqueue] that a failed write or
+	// fsync kept from becoming durable.
+	Lost uint64
 }
 
 // Log is an open audit log. Its methods are safe for concurrent use. A Log
@@ -70,18 +82,20 @@ type Log struct {
 	f        *os.File
 	now      func() time.Time
 	sync     func(*os.File) error
+	logger   *slog.Logger // nil: discard
 	recovery Recovery
 
-	mu      sync.Mutex
-	queue   []*request
-	closed  bool
-	err     error    // sticky: set on the first failed write or fsync
-	seq     uint64   // seq of the last durable record
-	prev    [32]byte // SHA-256 of the last durable line
-	stats   Stats
-	wake    chan struct{} // capacity 1: work is queued
-	stop    chan struct{} // closed by Close
-	stopped chan struct{} // closed by the writer on exit
+	mu       sync.Mutex
+	queue    []*request
+	closed   bool
+	err      error    // sticky: set on the first failed write or fsync
+	waitless int      // records queued by Enqueue, not yet committed
+	seq      uint64   // seq of the last durable record
+	prev     [32]byte // SHA-256 of the last durable line
+	stats    Stats
+	wake     chan struct{} // capacity 1: work is queued
+	stop     chan struct{} // closed by Close
+	stopped  chan struct{} // closed by the writer on exit
 
 	buf []byte // the writer's encoding buffer
 }
@@ -89,7 +103,7 @@ type Log struct {
 type request struct {
 	recs  []Record
 	first uint64
-	done  chan error // capacity 1
+	done  chan error // capacity 1; nil for Enqueue, which does not wait
 }
 
 // Open opens the log in dir (created with mode 0700 if missing; the file is
@@ -137,6 +151,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		f:       f,
 		now:     opts.Now,
 		sync:    opts.syncHook,
+		logger:  opts.Logger,
 		wake:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -186,42 +201,26 @@ func (l *Log) Stats() Stats {
 //
 // Errors: [ErrBadRecord] (a field over [MaxFieldBytes] or not UTF-8, more
 // than [MaxAppendRecords] records), [ErrClosed], the write or fsync
-// failure (then and afterwards), or ctx's error if ctx ends first, in
-// which case the records may still become durable. On any error the
-// caller must act as if nothing was recorded: a signature whose record
-// Append did not confirm must not be released.
+// failure (then and afterwards), or a context error. If ctx had ended
+// before Append queued recs, that is ctx's error (context.Cause) and
+// nothing was queued; if ctx ends while Append waits, the error matches
+// both [ErrUnconfirmed] and ctx's error, and the records become durable
+// unless the log fails. On any error the caller must act as if nothing
+// was recorded yet: a signature whose record Append did not confirm must
+// not be released.
 func (l *Log) Append(ctx context.Context, recs ...Record) (uint64, error) {
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	if len(recs) > MaxAppendRecords {
-		return 0, fmt.Errorf("%w: %d records in one append, more than %d", ErrBadRecord, len(recs), MaxAppendRecords)
-	}
-	for i := range recs {
-		if err := recs[i].validate(); err != nil {
-			return 0, err
-		}
+	if err := checkRecords(recs); err != nil {
+		return 0, err
 	}
 	if err := context.Cause(ctx); err != nil {
 		return 0, err
 	}
 	req := &request{recs: append([]Record(nil), recs...), done: make(chan error, 1)}
-	l.mu.Lock()
-	switch {
-	case l.closed:
-		l.mu.Unlock()
-		return 0, ErrClosed
-	case l.err != nil:
-		err := l.err
-		l.mu.Unlock()
+	if err := l.enqueue(req); err != nil {
 		return 0, err
-	}
-	l.queue = append(l.queue, req)
-	l.stats.Pending += len(recs)
-	l.mu.Unlock()
-	select {
-	case l.wake <- struct{}{}:
-	default:
 	}
 	select {
 	case err := <-req.done:
@@ -230,12 +229,76 @@ func (l *Log) Append(ctx context.Context, recs ...Record) (uint64, error) {
 		}
 		return req.first, nil
 	case <-ctx.Done():
-		return 0, context.Cause(ctx)
+		return 0, fmt.Errorf("%w: %w", ErrUnconfirmed, context.Cause(ctx))
 	}
 }
 
-// Close commits what is queued, stops the writer and closes the file.
-// Later calls of Append fail with [ErrClosed]; Close is idempotent.
+// Enqueue queues recs for the next group commit and returns without
+// waiting for them: for records that must be kept although nobody waits
+// for them, such as those of a signature made in a request that failed.
+// They become durable with the next group commit unless the log fails
+// first; [Log.Close] commits them before it returns. A failed commit of
+// such records is counted in [Stats].Lost and logged ([Options.Logger]).
+// Enqueue fills the same fields as Append and does not keep recs.
+//
+// At most [MaxEnqueuedRecords] records wait this way at once, so a slow
+// or stuck disk cannot make them grow without bound. Errors, with nothing
+// queued: [ErrBadRecord] as for Append, [ErrBusy] over that bound,
+// [ErrClosed], or the log's earlier write or fsync failure.
+func (l *Log) Enqueue(recs ...Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := checkRecords(recs); err != nil {
+		return err
+	}
+	return l.enqueue(&request{recs: append([]Record(nil), recs...)})
+}
+
+// checkRecords checks what one Append or Enqueue carries.
+func checkRecords(recs []Record) error {
+	if len(recs) > MaxAppendRecords {
+		return fmt.Errorf("%w: %d records in one append, more than %d", ErrBadRecord, len(recs), MaxAppendRecords)
+	}
+	for i := range recs {
+		if err := recs[i].Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueue adds req to the queue and wakes the writer.
+func (l *Log) enqueue(req *request) error {
+	l.mu.Lock()
+	switch {
+	case l.closed:
+		l.mu.Unlock()
+		return ErrClosed
+	case l.err != nil:
+		err := l.err
+		l.mu.Unlock()
+		return err
+	case req.done == nil && l.waitless+len(req.recs) > MaxEnqueuedRecords:
+		l.mu.Unlock()
+		return fmt.Errorf("%w: %d records waiting, at most %d", ErrBusy, l.waitless, MaxEnqueuedRecords)
+	}
+	l.queue = append(l.queue, req)
+	l.stats.Pending += len(req.recs)
+	if req.done == nil {
+		l.waitless += len(req.recs)
+	}
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Close commits what is queued (including what [Log.Enqueue] queued, so it
+// waits for those records), stops the writer and closes the file. Later
+// calls of Append and Enqueue fail with [ErrClosed]; Close is idempotent.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -339,6 +402,7 @@ func (l *Log) commit(batch []*request) {
 		}
 	}
 
+	lost := 0
 	l.mu.Lock()
 	if err != nil {
 		if l.err == nil {
@@ -350,10 +414,22 @@ func (l *Log) commit(batch []*request) {
 	}
 	for _, req := range batch {
 		l.stats.Pending -= len(req.recs)
+		if req.done == nil {
+			l.waitless -= len(req.recs)
+			if err != nil {
+				lost += len(req.recs)
+			}
+		}
 	}
+	l.stats.Lost += uint64(lost)
 	l.mu.Unlock()
 	for _, req := range batch {
-		req.done <- err
+		if req.done != nil {
+			req.done <- err
+		}
+	}
+	if lost > 0 && l.logger != nil {
+		l.logger.Error("audit records lost", "path", l.path, "records", lost, "err", err)
 	}
 }
 

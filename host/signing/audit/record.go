@@ -18,8 +18,13 @@ const (
 	// MaxFieldBytes bounds each string field of a [Record] given to
 	// [Log.Append], in bytes of UTF-8.
 	MaxFieldBytes = 256
-	// MaxAppendRecords bounds the records of one [Log.Append] call.
+	// MaxAppendRecords bounds the records of one [Log.Append] or
+	// [Log.Enqueue] call.
 	MaxAppendRecords = 1024
+	// MaxEnqueuedRecords bounds the records handed to [Log.Enqueue] that
+	// are not yet durable; beyond it Enqueue fails with [ErrBusy]. At a
+	// few hundred bytes a record, that is a few tens of MiB at most.
+	MaxEnqueuedRecords = 64 * MaxAppendRecords
 
 	// maxLineBytes bounds one line: seven string fields of MaxFieldBytes,
 	// each escaped at worst to six bytes per byte, plus names, seq and hashes.
@@ -66,8 +71,9 @@ const hashMember = `,"hash":"`
 // zeroPrev is the prev of the first record.
 var zeroPrev = strings.Repeat("0", 64)
 
-// validate checks the fields a caller supplies.
-func (r *Record) validate() error {
+// Validate checks the fields a caller supplies, as [Log.Append] does: each
+// at most [MaxFieldBytes] of valid UTF-8. Its errors match [ErrBadRecord].
+func (r *Record) Validate() error {
 	for _, f := range [...]struct{ name, v string }{
 		{"plugin_sha256", r.PluginSHA256}, {"key_id", r.KeyID}, {"key_type", r.KeyType},
 		{"data_sha256", r.DataSHA256}, {"caller", r.Caller}, {"trace_id", r.TraceID},
