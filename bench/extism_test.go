@@ -45,6 +45,21 @@ func extismPluginTimeout(b *testing.B, file string, timeoutMS uint64) *extism.Pl
 	return p
 }
 
+// extismCall is one call of BenchmarkExtism and BenchmarkExtismPool.
+type extismCall struct {
+	name, file, fn string
+	in, want       []byte
+}
+
+func extismCalls() []extismCall {
+	kib := oneKiB()
+	return []extismCall{
+		{"noop", "noop.wasm", "run_test", nil, nil},
+		{"echo1KiB", "replace.wasm", "run_test", kib, kib},
+		{"countVowels", "count_vowels.wasm", "count_vowels", []byte("Hello World"), []byte(`{"count":3,"total":3,"vowels":"aeiouAEIOU"}`)},
+	}
+}
+
 // BenchmarkExtism calls Extism-built plugins through extism/go-sdk v1.7.1:
 // call=noop is run_test of noop.wasm (TinyGo, empty input, does nothing);
 // call=echo1KiB is run_test of replace.wasm (TinyGo, go-pdk) on the same
@@ -54,15 +69,7 @@ func extismPluginTimeout(b *testing.B, file string, timeoutMS uint64) *extism.Pl
 // "Hello World". cpu-ns/op is the process's CPU time per call, as in
 // BenchmarkRoundTrip1KiB.
 func BenchmarkExtism(b *testing.B) {
-	kib := oneKiB()
-	for _, c := range []struct {
-		name, file, fn string
-		in, want       []byte
-	}{
-		{"noop", "noop.wasm", "run_test", nil, nil},
-		{"echo1KiB", "replace.wasm", "run_test", kib, kib},
-		{"countVowels", "count_vowels.wasm", "count_vowels", []byte("Hello World"), []byte(`{"count":3,"total":3,"vowels":"aeiouAEIOU"}`)},
-	} {
+	for _, c := range extismCalls() {
 		b.Run("call="+c.name, func(b *testing.B) {
 			p := extismPlugin(b, c.file)
 			rc, out, err := p.Call(c.fn, c.in)
@@ -113,15 +120,7 @@ func BenchmarkExtismTimeout(b *testing.B) {
 // BenchmarkExtism is the price of serving an Extism plugin in osohost;
 // its ratio to BenchmarkRoundTrip1KiB/guest=raw, that of the Extism ABI.
 func BenchmarkExtismPool(b *testing.B) {
-	kib := oneKiB()
-	for _, c := range []struct {
-		name, file, fn string
-		in, want       []byte
-	}{
-		{"noop", "noop.wasm", "run_test", nil, nil},
-		{"echo1KiB", "replace.wasm", "run_test", kib, kib},
-		{"countVowels", "count_vowels.wasm", "count_vowels", []byte("Hello World"), []byte(`{"count":3,"total":3,"vowels":"aeiouAEIOU"}`)},
-	} {
+	for _, c := range extismCalls() {
 		b.Run("call="+c.name, func(b *testing.B) {
 			ctx := context.Background()
 			wasm, err := os.ReadFile(filepath.Join("testdata", "extism", c.file))

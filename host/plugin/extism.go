@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -212,16 +211,7 @@ type extismInstance struct {
 // kernel, the module and their WASI surface (the same as a native
 // module's: clocks, randomness, bounded stdout and stderr, nothing else).
 func newExtismInstance(ctx context.Context, p *Pool, inst *instance) error {
-	out := &guestWriter{inst: inst, level: slog.LevelInfo, stream: "stdout"}
-	errw := &guestWriter{inst: inst, level: slog.LevelWarn, stream: "stderr"}
-	mc := wazero.NewModuleConfig().
-		WithSysWalltime().
-		WithSysNanotime().
-		WithSysNanosleep().
-		WithRandSource(rand.Reader).
-		WithStdout(out).
-		WithStderr(errw)
-	ep, err := p.mod.ext.Instance(ctx, extism.PluginInstanceConfig{ModuleConfig: mc})
+	ep, err := p.mod.ext.Instance(ctx, extism.PluginInstanceConfig{ModuleConfig: guestModuleConfig(inst)})
 	if err != nil {
 		return fmt.Errorf("plugin: instantiate: %w", err)
 	}

@@ -87,17 +87,9 @@ func newInstance(ctx context.Context, p *Pool) (*instance, error) {
 		return inst, nil
 	}
 	inst.ctx = context.WithValue(context.Background(), instanceKey{}, inst)
-	out := &guestWriter{inst: inst, level: slog.LevelInfo, stream: "stdout"}
-	errw := &guestWriter{inst: inst, level: slog.LevelWarn, stream: "stderr"}
-	cfg := wazero.NewModuleConfig().
+	cfg := guestModuleConfig(inst).
 		WithName("").
-		WithStartFunctions(). // "_initialize" runs below, under a deadline
-		WithSysWalltime().
-		WithSysNanotime().
-		WithSysNanosleep().
-		WithRandSource(rand.Reader).
-		WithStdout(out).
-		WithStderr(errw)
+		WithStartFunctions() // "_initialize" runs below, under a deadline
 	mod, err := m.engine.rt.InstantiateModule(ctx, m.compiled, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("plugin: instantiate: %w", err)
@@ -151,6 +143,20 @@ func newInstance(ctx context.Context, p *Pool) (*instance, error) {
 		}
 	}
 	return inst, nil
+}
+
+// guestModuleConfig is the WASI surface of every guest, whatever its ABI:
+// real clocks and randomness, stdout and stderr into the host log
+// (bounded and rate-limited), and nothing else: no files, environment,
+// arguments or sockets.
+func guestModuleConfig(inst *instance) wazero.ModuleConfig {
+	return wazero.NewModuleConfig().
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep().
+		WithRandSource(rand.Reader).
+		WithStdout(&guestWriter{inst: inst, level: slog.LevelInfo, stream: "stdout"}).
+		WithStderr(&guestWriter{inst: inst, level: slog.LevelWarn, stream: "stderr"})
 }
 
 // stateless asks the guest's optional stateless marker.
