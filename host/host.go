@@ -180,6 +180,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 			OnCall:         s.metrics.ObserveGuestCall,
 		},
 		Read: func(path string) ([]byte, error) { return integrity.ReadModule(path, pol) },
+		// The audit record of a signature names the module that made it,
+		// even when a reload swaps versions during the request.
+		CallContext: func(ctx context.Context, sha string) context.Context {
+			ci, _ := signing.CallerInfoFrom(ctx)
+			ci.PluginSHA256 = sha
+			return signing.WithCallerInfo(ctx, ci)
+		},
 		Check: func(ctx context.Context, p *plugin.Pool) error {
 			if err := api.CheckRoutes(p.Routes(), routeCheck); err != nil {
 				return err
@@ -243,7 +250,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 			if p.Fingerprint != ([32]byte{}) {
 				caller = pki.FormatFingerprint(p.Fingerprint)
 			}
-			return signing.WithCallerInfo(ctx, signing.CallerInfo{PluginSHA256: s.plugins.Current().SHA256, Caller: caller, TraceID: traceID})
+			// PluginSHA256 is set by the reload manager when it picks the
+			// version that serves the call.
+			return signing.WithCallerInfo(ctx, signing.CallerInfo{Caller: caller, TraceID: traceID})
 		},
 	})
 	if err != nil {

@@ -69,6 +69,11 @@ type Options struct {
 	// not, on the Manager's reload goroutine (in New for the first load).
 	// It must not block and must not wait for a Reload.
 	OnReload func(Event)
+	// CallContext, if set, derives the context of every [Manager.Call]
+	// from the version that serves it, named by its module's SHA-256
+	// (hex): a call that started just before a swap runs on, and is
+	// attributed to, the old version. It must be cheap.
+	CallContext func(ctx context.Context, sha256 string) context.Context
 }
 
 // Event reports one load attempt.
@@ -245,6 +250,9 @@ func (m *Manager) Call(ctx context.Context, export string, in []byte) (plugin.Re
 	v := m.acquire()
 	if v == nil {
 		return plugin.Result{}, plugin.ErrClosed
+	}
+	if f := m.opts.CallContext; f != nil {
+		ctx = f(ctx, v.sha256)
 	}
 	res, err := v.pool.Call(ctx, export, in)
 	v.release()

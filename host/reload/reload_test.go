@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -291,10 +292,19 @@ func TestReload_InFlight(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			running := make(chan struct{}, 1)
-			m, _ := newManager(t, "v1", reload.Options{
+			var mu sync.Mutex
+			var served []string // CallContext's digests, in call order
+			m, path := newManager(t, "v1", reload.Options{
 				Pool:         plugin.PoolOptions{Size: 1, CallTimeout: tt.callTimeout, Logger: signalLogger(running)},
 				DrainTimeout: tt.drain,
+				CallContext: func(ctx context.Context, sha string) context.Context {
+					mu.Lock()
+					served = append(served, sha)
+					mu.Unlock()
+					return ctx
+				},
 			})
+			v1 := m.Current().SHA256
 			loop := make(chan error, 1)
 			go func() {
 				_, err := m.Call(context.Background(), abi.ExportToISV, loopDocs())
@@ -305,6 +315,7 @@ func TestReload_InFlight(t *testing.T) {
 			case err := <-loop:
 				t.Fatalf("looping call returned early: %v", err)
 			}
+			install(t, path, guest(t, "v2"))
 			if err := m.Reload(t.Context(), reload.TriggerAdmin); err != nil {
 				t.Fatal(err)
 			}
@@ -314,6 +325,13 @@ func TestReload_InFlight(t *testing.T) {
 			// The new version serves while the old one still runs the call.
 			if _, err := m.Call(t.Context(), abi.ExportStatus, nil); err != nil {
 				t.Fatalf("call on the new version: %v", err)
+			}
+			// Each call was attributed to the version that served it.
+			mu.Lock()
+			got := slices.Clone(served)
+			mu.Unlock()
+			if v2 := m.Current().SHA256; len(got) != 2 || got[0] != v1 || got[1] != v2 || v1 == v2 {
+				t.Fatalf("CallContext saw %q, want [%s %s]", got, v1, v2)
 			}
 			select {
 			case err := <-loop:
