@@ -9,21 +9,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/osohost/osohost/host/auth/routetoken"
 	"github.com/osohost/osohost/host/pki/pkitest"
 	"github.com/osohost/osohost/host/plugin/plugintest"
-)
-
-var (
-	oidcdevOnce sync.Once
-	oidcdevPath string
-	oidcdevErr  error
+	"github.com/osohost/osohost/internal/testbin"
 )
 
 // issuer is an oidcdev process.
@@ -33,17 +26,7 @@ type issuer struct{ url string }
 // loopback port, over plain HTTP, and stops it when the test ends.
 func startIssuer(t *testing.T, args ...string) *issuer {
 	t.Helper()
-	oidcdevOnce.Do(func() {
-		oidcdevPath = filepath.Join(filepath.Dir(binPath), "oidcdev")
-		out, err := exec.Command("go", "build", "-o", oidcdevPath, "github.com/osohost/osohost/cmd/oidcdev").CombinedOutput()
-		if err != nil {
-			oidcdevErr = fmt.Errorf("%v: %s", err, out)
-		}
-	})
-	if oidcdevErr != nil {
-		t.Fatal(oidcdevErr)
-	}
-	cmd := exec.Command(oidcdevPath, args...)
+	cmd := exec.Command(testbin.MustBuild(t, "cmd/oidcdev"), args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -21,26 +21,20 @@ import (
 	"github.com/osohost/osohost/host/pki"
 	"github.com/osohost/osohost/host/pki/pkitest"
 	"github.com/osohost/osohost/host/plugin/plugintest"
+	"github.com/osohost/osohost/internal/testbin"
 )
 
 // binPath is the osohost binary built once by TestMain.
 var binPath string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "osohost-e2e-")
-	if err != nil {
+	var err error
+	if binPath, err = testbin.Build("cmd/osohost"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binPath = filepath.Join(dir, "osohost")
-	cmd := exec.Command("go", "build", "-o", binPath, ".")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build osohost:", err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	testbin.Cleanup()
 	os.Exit(code)
 }
 

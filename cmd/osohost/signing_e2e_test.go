@@ -16,6 +16,7 @@ import (
 
 	"github.com/osohost/osohost/host/pki/pkitest"
 	"github.com/osohost/osohost/host/plugin/plugintest"
+	"github.com/osohost/osohost/internal/testbin"
 )
 
 // TestE2E_Signer serves examples/signer on the software backend: every
@@ -91,10 +92,7 @@ func TestE2E_Signer(t *testing.T) {
 func TestE2E_SignerGREP11(t *testing.T) {
 	pk := pkitest.New(t)
 	dir := t.TempDir()
-	dev := filepath.Join(dir, "grep11dev")
-	if b, err := exec.Command("go", "build", "-o", dev, "../grep11dev").CombinedOutput(); err != nil {
-		t.Fatalf("build grep11dev: %v\n%s", err, b)
-	}
+	dev := testbin.MustBuild(t, "cmd/grep11dev")
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/osohost/osohost/host/pki/pkitest"
+	"github.com/osohost/osohost/internal/testbin"
 )
 
 // readyTimeout bounds how long an issuer may take to print its ready line.
@@ -27,21 +28,13 @@ const readyTimeout = 20 * time.Second
 var devBinary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "oidcdev-")
-	if err != nil {
+	var err error
+	if devBinary, err = testbin.Build("cmd/oidcdev"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	devBinary = filepath.Join(dir, "oidcdev")
-	build := exec.Command("go", "build", "-o", devBinary, "github.com/osohost/osohost/cmd/oidcdev")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build oidcdev:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	testbin.Cleanup()
 	os.Exit(code)
 }
 

@@ -10,50 +10,27 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/osohost/osohost/internal/testbin"
 )
 
 // ReadyTimeout bounds how long the driver may take to print its ready line
 // or to answer a signal. It only stops a hang; no test asserts on time.
 const ReadyTimeout = 30 * time.Second
 
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
-
 // Binary returns the path of an osohost-credentials executable built from
-// this module, building it on first use.
+// this module, building it on first use (see internal/testbin).
 func Binary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "osohost-credentials-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "osohost-credentials")
-		_, file, _, _ := runtime.Caller(0)
-		cmd := exec.Command("go", "build", "-o", binary, "./cmd/osohost-credentials")
-		cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..", "..")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = errors.New("build osohost-credentials: " + err.Error() + "\n" + string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binary
+	return testbin.MustBuild(t, "cmd/osohost-credentials")
 }
 
 // SocketPath returns a path for a driver socket in a new private directory

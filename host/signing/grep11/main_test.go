@@ -21,6 +21,7 @@ import (
 	"github.com/osohost/osohost/host/pki/pkitest"
 	"github.com/osohost/osohost/host/signing/grep11"
 	"github.com/osohost/osohost/host/signing/keystore"
+	"github.com/osohost/osohost/internal/testbin"
 )
 
 // readyTimeout bounds how long a dev server may take to print its ready line.
@@ -32,21 +33,13 @@ var devBinary string
 var _ grep11.Keystore = (*keystore.Keystore)(nil)
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "grep11dev-")
-	if err != nil {
+	var err error
+	if devBinary, err = testbin.Build("cmd/grep11dev"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	devBinary = filepath.Join(dir, "grep11dev")
-	build := exec.Command("go", "build", "-o", devBinary, "github.com/osohost/osohost/cmd/grep11dev")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build grep11dev:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	testbin.Cleanup()
 	os.Exit(code)
 }
 

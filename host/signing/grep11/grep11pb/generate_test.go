@@ -1,77 +1,13 @@
 package grep11pb_test
 
 import (
-	"bytes"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strings"
 	"testing"
+
+	"github.com/osohost/osohost/internal/protogen"
 )
 
 // TestGenerated regenerates the Go code from grep11.proto and compares it
-// with the committed files. It needs protoc, protoc-gen-go and
-// protoc-gen-go-grpc (on PATH or in $GOPATH/bin) and is skipped without
-// them, or when their versions differ from those that generated the
-// committed files (the output would differ for that reason alone).
+// with the committed files (see protogen.Check).
 func TestGenerated(t *testing.T) {
-	protoc := lookTool(t, "protoc")
-	genGo := lookTool(t, "protoc-gen-go")
-	genGRPC := lookTool(t, "protoc-gen-go-grpc")
-
-	out := t.TempDir()
-	cmd := exec.Command(protoc,
-		"--plugin=protoc-gen-go="+genGo, "--plugin=protoc-gen-go-grpc="+genGRPC,
-		"--go_out="+out, "--go_opt=paths=source_relative",
-		"--go-grpc_out="+out, "--go-grpc_opt=paths=source_relative",
-		"grep11.proto")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("protoc: %v\n%s", err, msg)
-	}
-	for _, name := range []string{"grep11.pb.go", "grep11_grpc.pb.go"} {
-		committed, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fresh, err := os.ReadFile(filepath.Join(out, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cv, fv := versions(committed), versions(fresh); cv != fv {
-			t.Skipf("%s: installed tools (%s) differ from those that generated it (%s)", name, fv, cv)
-		}
-		if !bytes.Equal(committed, fresh) {
-			t.Errorf("%s is stale: run go generate ./host/signing/grep11/grep11pb", name)
-		}
-	}
-}
-
-// versionLine matches the tool versions protoc-gen-go and
-// protoc-gen-go-grpc write into the header of a generated file.
-var versionLine = regexp.MustCompile(`(?m)^// (?:\t|- )(protoc\S*)\s+(v\S+)$`)
-
-func versions(src []byte) string {
-	var vs []string
-	for _, m := range versionLine.FindAllSubmatch(src, -1) {
-		vs = append(vs, string(m[1])+" "+string(m[2]))
-	}
-	return strings.Join(vs, ", ")
-}
-
-func lookTool(t *testing.T, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if gopath, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		for _, dir := range filepath.SplitList(strings.TrimSpace(string(gopath))) {
-			p := filepath.Join(dir, "bin", name)
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-	}
-	t.Skipf("%s is not installed", name)
-	return ""
+	protogen.Check(t, "grep11.proto", "go generate ./host/signing/grep11/grep11pb", "grep11.pb.go", "grep11_grpc.pb.go")
 }
