@@ -98,10 +98,13 @@ type Engine struct {
 // already in use (a reload of the same file, a flip back to the previous
 // version) costs one hash.
 type compiledModule struct {
-	cm   wazero.CompiledModule  // native ABI
-	ext  *extism.CompiledPlugin // Extism ABI
-	info Info
-	refs int // open Modules; guarded by Engine.mu
+	cm  wazero.CompiledModule  // native ABI
+	ext *extism.CompiledPlugin // Extism ABI
+	// extInterrupt: the Extism module is instrumented and its component
+	// exports are watched (see compileExtism).
+	extInterrupt bool
+	info         Info
+	refs         int // open Modules; guarded by Engine.mu
 }
 
 func (c *compiledModule) close(ctx context.Context) error {
@@ -195,6 +198,7 @@ type Module struct {
 	shared    *compiledModule
 	compiled  wazero.CompiledModule  // native ABI
 	ext       *extism.CompiledPlugin // Extism ABI
+	extIntr   bool                   // see compiledModule.extInterrupt
 	info      Info
 	key       moduleKey
 	loadedAt  time.Time
@@ -305,11 +309,11 @@ func (e *Engine) compile(ctx context.Context, wasm []byte, anyExports bool) (*Mo
 	}
 	if info.ABI == ABIExtism {
 		cm.Close(ctx)
-		ext, err := e.compileExtism(ctx, wasm)
+		ext, interruptible, err := e.compileExtism(ctx, wasm, bin, anyExports)
 		if err != nil {
 			return nil, err
 		}
-		return e.share(key, &compiledModule{ext: ext, info: info}), nil
+		return e.share(key, &compiledModule{ext: ext, extInterrupt: interruptible, info: info}), nil
 	}
 	return e.share(key, &compiledModule{cm: cm, info: info}), nil
 }
@@ -414,7 +418,7 @@ func (e *Engine) share(key moduleKey, c *compiledModule) *Module {
 	if c != nil {
 		c.close(context.Background())
 	}
-	return &Module{engine: e, shared: shared, compiled: shared.cm, ext: shared.ext, info: shared.info, key: key, loadedAt: time.Now()}
+	return &Module{engine: e, shared: shared, compiled: shared.cm, ext: shared.ext, extIntr: shared.extInterrupt, info: shared.info, key: key, loadedAt: time.Now()}
 }
 
 // Info describes a module: what [Inspect] reads from its import and export

@@ -8,13 +8,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/osohost/osohost/abi"
+	"github.com/osohost/osohost/host/plugin/interrupt"
 	"github.com/osohost/osohost/host/schema"
 )
 
@@ -128,12 +132,28 @@ func knownExtismImport(mod, name, sig string) bool {
 // compileExtism compiles an Extism-ABI module with extism/go-sdk, in a
 // runtime of its own that shares the engine's memory cap and compilation
 // cache, with the engine's host functions in their Extism form.
-func (e *Engine) compileExtism(ctx context.Context, wasm []byte) (*extism.CompiledPlugin, error) {
+//
+// With the engine's interrupt deadline, a module compiled for serving is
+// compiled from its instrumented bytes (bin) and each instance's interrupt
+// flag is found when its first component export starts (a function
+// listener on those exports only); deadlines then cost what they cost on
+// the native path. go-sdk's own mechanism, wazero's close-on-context-done
+// mode, makes compiled code leave for Go at every loop header of the guest
+// and of Extism's kernel, which a PDK enters for every 8 bytes it moves;
+// it remains for modules compiled by CompileAny (tools) and in the
+// engine's DeadlineContext mode. interruptible reports which applies.
+func (e *Engine) compileExtism(ctx context.Context, wasm, bin []byte, anyExports bool) (cp *extism.CompiledPlugin, interruptible bool, err error) {
+	interruptible = e.opts.Deadline == DeadlineInterrupt && !anyExports
 	cfg := wazero.NewRuntimeConfigCompiler().
 		WithMemoryLimitPages(e.opts.MemoryLimitPages).
-		WithCloseOnContextDone(true)
+		WithCloseOnContextDone(!interruptible && e.opts.Deadline != DeadlineNone)
 	if e.cache != nil {
 		cfg = cfg.WithCompilationCache(e.cache)
+	}
+	code := wasm
+	if interruptible {
+		code = bin
+		ctx = experimental.WithFunctionListenerFactory(ctx, extismEntries{})
 	}
 	var fns []extism.HostFunction
 	for _, f := range e.opts.HostFunctions {
@@ -145,18 +165,74 @@ func (e *Engine) compileExtism(ctx context.Context, wasm []byte) (*extism.Compil
 		fns = append(fns, hf)
 	}
 	manifest := extism.Manifest{
-		Wasm:   []extism.Wasm{extism.WasmData{Data: wasm}},
+		Wasm:   []extism.Wasm{extism.WasmData{Data: code}},
 		Memory: &extism.ManifestMemory{MaxPages: e.opts.MemoryLimitPages, MaxHttpResponseBytes: 0, MaxVarBytes: extismVarBytes},
 		// No AllowedHosts: http_request is refused (the call traps). No
 		// AllowedPaths: no files. No Config. No Timeout: the pool sets
 		// each call's deadline.
 	}
-	cp, err := extism.NewCompiledPlugin(ctx, manifest, extism.PluginConfig{RuntimeConfig: cfg, EnableWasi: true}, fns)
+	cp, err = extism.NewCompiledPlugin(ctx, manifest, extism.PluginConfig{RuntimeConfig: cfg, EnableWasi: true}, fns)
 	if err != nil {
-		return nil, fmt.Errorf("plugin: extism: %w", err)
+		return nil, false, fmt.Errorf("plugin: extism: %w", err)
 	}
-	return cp, nil
+	return cp, interruptible, nil
 }
+
+// extismEntries puts a listener on the exports of an Extism module: when
+// one starts, the instance learns its interrupt flag. The kernel, compiled
+// in the same runtime, exports functions the module calls for every 8
+// bytes it moves: those are left alone, and so are module exports of the
+// same names, which callAny refuses.
+type extismEntries struct{}
+
+func (extismEntries) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
+	names := def.ExportNames()
+	if len(names) == 0 {
+		return nil
+	}
+	for _, name := range names {
+		if extismKernelExport(name) {
+			return nil
+		}
+	}
+	return experimental.FunctionListenerFunc(extismEntered)
+}
+
+// extismKernelExport reports whether Extism's kernel exports a function
+// of that name.
+func extismKernelExport(name string) bool {
+	switch name {
+	case "alloc", "free", "length_unsafe", "length", "load_u8", "load_u64", "input_load_u8", "input_load_u64",
+		"store_u8", "store_u64", "input_set", "output_set", "input_length", "input_offset", "output_length",
+		"output_offset", "reset", "error_set", "error_get", "memory_bytes", "extism_context":
+		return true
+	}
+	return false
+}
+
+// extismEntered runs as a component export of an Extism module starts.
+func extismEntered(ctx context.Context, mod api.Module, _ api.FunctionDefinition, _ []uint64, _ experimental.StackIterator) {
+	x, _ := ctx.Value(extismInstKey{}).(*extismInstance)
+	if x == nil {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.flag != nil {
+		return
+	}
+	g, ok := mod.ExportedGlobal(interrupt.GlobalExport).(api.MutableGlobal)
+	if !ok {
+		return
+	}
+	x.flag = g
+	if x.interrupted {
+		g.Set(1) // the deadline passed before the export started
+	}
+}
+
+// extismInstKey carries the *extismInstance a call runs on.
+type extismInstKey struct{}
 
 // extismHost adapts a host function's Extism form to extism/go-sdk: it
 // reads the request block (bounded), calls the function with the running
@@ -204,7 +280,22 @@ type extismCallKey struct{}
 
 // extismInstance is one instance of an Extism-ABI module.
 type extismInstance struct {
-	p *extism.Plugin
+	p             *extism.Plugin
+	interruptible bool // see compileExtism
+
+	mu          sync.Mutex
+	flag        api.MutableGlobal // the module's interrupt flag, once an export started
+	interrupted bool              // the flag is (to be) set: the instance is done
+}
+
+// interrupt stops the running call and every later one.
+func (x *extismInstance) interrupt() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.interrupted = true
+	if x.flag != nil {
+		x.flag.Set(1)
+	}
 }
 
 // newExtismInstance creates an instance of an Extism-ABI module: the
@@ -229,7 +320,7 @@ func newExtismInstance(ctx context.Context, p *Pool, inst *instance) error {
 		}
 		inst.guestLog(l, "guest", msg)
 	})
-	inst.ext = &extismInstance{p: ep}
+	inst.ext = &extismInstance{p: ep, interruptible: p.mod.extIntr}
 	return nil
 }
 
@@ -293,6 +384,9 @@ func (x *extismInstance) callAny(ctx context.Context, inst *instance, export str
 	if !x.p.FunctionExists(export) {
 		return Result{}, ErrUnknownExport
 	}
+	if x.interruptible && extismKernelExport(export) {
+		return Result{}, fmt.Errorf("plugin: export %q has the name of an Extism kernel function; osohost call runs it", export)
+	}
 	inst.calls++
 	rc, out, err := x.exec(ctx, inst, export, in)
 	if err != nil {
@@ -348,6 +442,14 @@ func (x *extismInstance) run(ctx context.Context, inst *instance, export string,
 	cctx, cancel := context.WithTimeoutCause(ctx, d, ErrCallTimeout)
 	defer cancel()
 	cctx = context.WithValue(cctx, extismCallKey{}, context.Context(cctx))
+	var stop func() bool
+	if x.interruptible {
+		// The deadline, or the caller's context ending, sets the
+		// instance's interrupt flag; wazero does not watch the context.
+		cctx = context.WithValue(cctx, extismInstKey{}, x)
+		stop = context.AfterFunc(cctx, x.interrupt)
+		defer stop()
+	}
 	if len(in) > extismPreflightBytes {
 		// go-sdk ignores a failed allocation of the input, and the guest
 		// would then read an empty one: allocate it once here to find
@@ -362,6 +464,13 @@ func (x *extismInstance) run(ctx context.Context, inst *instance, export string,
 		}
 	}
 	rc, out, err := x.p.CallWithContext(cctx, export, in)
+	if stop != nil && !stop() {
+		inst.poisoned = true // its flag is set: every later call would trap
+		if c := context.Cause(cctx); errors.Is(c, ErrCallTimeout) || errors.Is(c, context.DeadlineExceeded) {
+			return rc, nil, ErrCallTimeout
+		}
+		return rc, nil, fmt.Errorf("plugin: call stopped: %w", context.Cause(cctx))
+	}
 	if err == nil {
 		return rc, out, nil
 	}

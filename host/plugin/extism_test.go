@@ -246,3 +246,35 @@ func TestExtismRefused(t *testing.T) {
 		t.Errorf("compile without oso_sign: %v", err)
 	}
 }
+
+// TestExtismDeadlineAny checks the deadline of the tools' path
+// (CompileAny, which keeps go-sdk's close-on-context-done mode); the
+// serving path's, the interrupt flag, is checked by TestExtismFaults.
+func TestExtismDeadlineAny(t *testing.T) {
+	ctx := context.Background()
+	eng, err := plugin.NewEngine(ctx, plugin.EngineOptions{HostFunctions: []plugin.HostFunction{echoSign(make(chan context.Context, 1))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(ctx)
+	wasm, err := os.ReadFile("testdata/extism.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := eng.CompileAny(ctx, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plugin.NewPool(ctx, mod, plugin.PoolOptions{Size: 1, CallTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	if _, err := p.CallAny(ctx, "loop", nil); !errors.Is(err, plugin.ErrCallTimeout) {
+		t.Errorf("loop on the tools' path: %v; want ErrCallTimeout", err)
+	}
+	if res, err := p.CallAny(ctx, "status", nil); err != nil || !strings.Contains(string(res.Data), `"status_code":200`) {
+		t.Errorf("status after the timeout: %s, %v", res.Data, err)
+	}
+
+}
