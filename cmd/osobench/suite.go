@@ -27,6 +27,7 @@ import (
 	"github.com/osohost/osohost/bench/loadgen"
 	"github.com/osohost/osohost/bench/native"
 	"github.com/osohost/osohost/host/pki"
+	"github.com/osohost/osohost/internal/syncbuf"
 )
 
 // The systems under load.
@@ -915,24 +916,8 @@ func (s *suite) phaseMicro(ctx context.Context) error {
 	return nil
 }
 
-// lockedBuffer collects a command's stdout and stderr, which exec copies
-// from two goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer = syncbuf.Buffer
 
 // lineWriter shows the benchmark result lines of a go test run as they
 // come, whole lines only.

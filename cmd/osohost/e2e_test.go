@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/osohost/osohost/host/pki"
 	"github.com/osohost/osohost/host/pki/pkitest"
 	"github.com/osohost/osohost/host/plugin/plugintest"
+	"github.com/osohost/osohost/internal/syncbuf"
 	"github.com/osohost/osohost/internal/testbin"
 )
 
@@ -47,22 +46,8 @@ type server struct {
 	done  chan struct{} // closed when the process exited
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer = syncbuf.Buffer
 
 // baseEnv is the environment a deployment would set, for the test PKI.
 func baseEnv(t *testing.T, pk *pkitest.PKI, mode string) []string {

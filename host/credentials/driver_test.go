@@ -1,7 +1,6 @@
 package credentials_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,25 +20,11 @@ import (
 	"github.com/osohost/osohost/host/credentials"
 	pb "github.com/osohost/osohost/host/credentials/credpb"
 	"github.com/osohost/osohost/host/credentials/credtest"
+	"github.com/osohost/osohost/internal/syncbuf"
 )
 
-// lockedBuffer collects log lines; safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer = syncbuf.Buffer
 
 // newLog returns a debug-level JSON logger writing to a buffer.
 func newLog() (*slog.Logger, *lockedBuffer) {

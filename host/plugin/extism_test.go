@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,25 +15,11 @@ import (
 	"github.com/osohost/osohost/abi"
 	"github.com/osohost/osohost/host/plugin"
 	"github.com/osohost/osohost/host/schema"
+	"github.com/osohost/osohost/internal/syncbuf"
 )
 
-// lockedBuffer collects log output from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer = syncbuf.Buffer
 
 // echoSign is a "sign" host function whose Extism form answers the
 // request it got, wrapped, and records the context it ran under.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/osohost/osohost/host/pki/pkitest"
+	"github.com/osohost/osohost/internal/syncbuf"
 	"github.com/osohost/osohost/internal/testbin"
 )
 
@@ -226,19 +227,5 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer = syncbuf.Buffer

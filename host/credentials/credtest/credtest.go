@@ -7,18 +7,17 @@ package credtest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/osohost/osohost/internal/syncbuf"
 	"github.com/osohost/osohost/internal/testbin"
 )
 
@@ -211,22 +210,7 @@ func (d *Driver) wait(t testing.TB) {
 func (d *Driver) Stderr() string { return d.stderr.String() }
 
 // lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = syncbuf.Buffer
 
 // Await calls cond until it returns true, or fails the test after
 // ReadyTimeout. It is for states reached asynchronously, such as a client

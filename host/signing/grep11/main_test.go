@@ -2,7 +2,6 @@ package grep11_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/osohost/osohost/host/pki/pkitest"
 	"github.com/osohost/osohost/host/signing/grep11"
 	"github.com/osohost/osohost/host/signing/keystore"
+	"github.com/osohost/osohost/internal/syncbuf"
 	"github.com/osohost/osohost/internal/testbin"
 )
 
@@ -170,23 +169,8 @@ func freeAddr(t testing.TB) string {
 	return addr
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer = syncbuf.Buffer
 
 // logTo returns a debug-level JSON logger writing to b.
 func logTo(b *lockedBuffer) *slog.Logger {
